@@ -1,0 +1,86 @@
+"""Loading of catalogue.yaml, the requirements of the Calls API and where each comes from."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+LEVELS = ("MUST", "SHOULD", "MAY")
+SOURCE_KINDS = ("document", "jambonz", "decision")
+CATALOGUE_PATH = Path(__file__).with_name("catalogue.yaml")
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One requirement: what a conformant deployment does, at which level, and on what authority."""
+
+    id: str
+    level: str
+    area: str
+    operations: tuple[str, ...]
+    title: str
+    source_kind: str
+    source_quote: str
+    source_ref: str | None
+    testable: bool
+    untestable_reason: str | None
+
+    @property
+    def is_mandatory(self) -> bool:
+        return self.level == "MUST"
+
+
+class CatalogueError(ValueError):
+    """The catalogue file is malformed."""
+
+
+def _requirement(entry: Any, position: int) -> Requirement:
+    if not isinstance(entry, dict):
+        raise CatalogueError(f"entry {position} is not a mapping")
+    try:
+        source = entry["source"]
+        if not isinstance(source, dict):
+            raise CatalogueError(f"entry {position} ({entry.get('id')}): source is not a mapping")
+        operations = entry["operations"]
+        if isinstance(operations, str) or not isinstance(operations, list):
+            raise CatalogueError(f"entry {position} ({entry.get('id')}): operations is not a list")
+        ref = source.get("ref")
+        reason = entry.get("untestable_reason")
+        return Requirement(
+            id=str(entry["id"]),
+            level=str(entry["level"]),
+            area=str(entry["area"]),
+            operations=tuple(str(operation) for operation in operations),
+            title=str(entry["title"]),
+            source_kind=str(source["kind"]),
+            source_quote=str(source["quote"]),
+            source_ref=None if ref is None else str(ref),
+            testable=bool(entry.get("testable", True)),
+            untestable_reason=None if reason is None else str(reason).strip(),
+        )
+    except KeyError as missing:
+        raise CatalogueError(f"entry {position} ({entry.get('id')}): missing {missing}") from None
+
+
+@functools.lru_cache(maxsize=1)
+def _load(path: Path) -> tuple[Requirement, ...]:
+    with path.open(encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    if not isinstance(data, dict) or not isinstance(data.get("requirements"), list):
+        raise CatalogueError(f"{path.name}: expected a mapping with a `requirements` list")
+    requirements = tuple(_requirement(entry, index) for index, entry in enumerate(data["requirements"]))
+    seen: set[str] = set()
+    for requirement in requirements:
+        if requirement.id in seen:
+            raise CatalogueError(f"{path.name}: duplicate requirement id {requirement.id}")
+        seen.add(requirement.id)
+    return requirements
+
+
+def load_catalogue() -> dict[str, Requirement]:
+    """All requirements by id, in the order of the file (parsed once, a fresh dict per call)."""
+    return {requirement.id: requirement for requirement in _load(CATALOGUE_PATH)}

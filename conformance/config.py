@@ -1,0 +1,284 @@
+"""Target configuration: every option of a run, from the command line, the environment or a profile file.
+
+Precedence, highest first: command-line option, environment variable, profile file, built-in default.
+A profile is a TOML file of `option-name = value` pairs; `--profile NAME` reads `fixtures/targets/NAME.toml`
+(or any path). Secrets are never echoed: `TargetConfig.__repr__` leaves them out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import tomllib
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+PROFILE_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "targets"
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+# Used when no --base-url is given: the suite starts the reference server with these settings.
+EMBEDDED_WINDOW = 4.0
+EMBEDDED_MAX_CALLS = 200
+
+
+class ConfigError(Exception):
+    """A configuration problem, reported as one line."""
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected a boolean, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting of a run: its command-line name, environment variable, type and help."""
+
+    name: str
+    env: str
+    help: str
+    parse: Callable[[Any], Any] = str
+    default: Any = None
+    is_flag: bool = False
+    metavar: str | None = None
+
+    @property
+    def dest(self) -> str:
+        return self.name.replace("-", "_")
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("profile", "CALLS_API_PROFILE", "Profile: a name under fixtures/targets/ or a path to a TOML file of option = value pairs.", metavar="NAME|PATH"),
+    Option("base-url", "CALLS_API_BASE_URL", "Base URL of the target, including the version prefix (e.g. https://api.example.net/v1). Without it the embedded reference server is started and used.", metavar="URL"),
+    Option("account-sid", "CALLS_API_ACCOUNT_SID", "Account sid whose calls are tested.", metavar="SID"),
+    Option("token", "CALLS_API_TOKEN", "API token of that account (prefer the environment variable or --token-file: a command line leaks into logs).", metavar="TOKEN"),
+    Option("token-file", "CALLS_API_TOKEN_FILE", "File holding the API token of that account.", metavar="PATH"),
+    Option("other-account-sid", "CALLS_API_OTHER_ACCOUNT_SID", "A second account, for the isolation tests (skipped without it).", metavar="SID"),
+    Option("other-token", "CALLS_API_OTHER_TOKEN", "API token of the second account.", metavar="TOKEN"),
+    Option("other-token-file", "CALLS_API_OTHER_TOKEN_FILE", "File holding the API token of the second account.", metavar="PATH"),
+    Option("window", "CALLS_API_WINDOW", "Retention window in seconds: how long an ended call stays visible (the document says 10 minutes).", float, 600.0, metavar="SECONDS"),
+    Option("grace", "CALLS_API_GRACE", "Extra seconds after the window before an ended call must be gone (default: 10%% of the window, at least 2 s).", float, metavar="SECONDS"),
+    Option("call-timeout", "CALLS_API_CALL_TIMEOUT", "How long a created call may take to reach a terminal status.", float, 120.0, metavar="SECONDS"),
+    Option("settle", "CALLS_API_SETTLE", "How long after a create the new call may take to become gettable (decision D-35).", float, 2.0, metavar="SECONDS"),
+    Option("allow-create", "CALLS_API_ALLOW_CREATE", "Allow tests that create calls on an external target (they dial --to-number and may cost money).", _flag, False, is_flag=True),
+    Option("from-number", "CALLS_API_FROM_NUMBER", "Caller number of every call the suite creates.", metavar="NUMBER"),
+    Option("to-number", "CALLS_API_TO_NUMBER", "The only number the suite ever dials.", metavar="NUMBER"),
+    Option("application-sid", "CALLS_API_APPLICATION_SID", "Application that handles the calls the suite creates.", metavar="SID"),
+    Option("payload-template", "CALLS_API_PAYLOAD_TEMPLATE", "JSON file of extra create-call fields (e.g. call_hook); from, to and tag are always set by the suite.", metavar="PATH"),
+    Option("max-calls", "CALLS_API_MAX_CALLS", "Most calls the run may create on the target.", int, 10, metavar="N"),
+    Option("examples", "CALLS_API_EXAMPLES", "Property-test examples per operation and generation mode.", int, 25, metavar="N"),
+    Option("seed", "CALLS_API_SEED", "Seed of the property tests (fixed by default so that runs are reproducible).", int, 20261126, metavar="N"),
+    Option("request-timeout", "CALLS_API_REQUEST_TIMEOUT", "Timeout of each HTTP request.", float, 15.0, metavar="SECONDS"),
+    Option("rate-limit", "CALLS_API_RATE_LIMIT", "Most requests per second sent to the target (0: no limit).", float, 0.0, metavar="RPS"),
+    Option("insecure", "CALLS_API_INSECURE", "Do not verify TLS certificates (verification is on by default).", _flag, False, is_flag=True),
+    Option("ca-bundle", "CALLS_API_CA_BUNDLE", "CA bundle to verify the target's TLS certificate with.", metavar="PATH"),
+    Option("strict", "CALLS_API_STRICT", "Treat SHOULD violations as failures (exit code 1).", _flag, False, is_flag=True),
+    Option("accept-incomplete", "CALLS_API_ACCEPT_INCOMPLETE", "Exit 0 on an INCOMPLETE verdict (requirements not run because of the configuration).", _flag, False, is_flag=True),
+    Option("reports-dir", "CALLS_API_REPORTS_DIR", "Directory of every report artifact.", str, "reports", metavar="DIR"),
+)
+OPTIONS_BY_DEST = {option.dest: option for option in OPTIONS}
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """Everything a run needs to know about its target. Secrets are excluded from repr."""
+
+    base_url: str
+    account_sid: str
+    token: str = field(repr=False)
+    other_account_sid: str | None = None
+    other_token: str | None = field(default=None, repr=False)
+    window: float = 600.0
+    grace: float = 60.0
+    call_timeout: float = 120.0
+    settle: float = 2.0
+    allow_create: bool = False
+    from_number: str | None = None
+    to_number: str | None = None
+    application_sid: str | None = None
+    extra_payload: Mapping[str, Any] = field(default_factory=dict)
+    max_calls: int = 10
+    examples: int = 25
+    seed: int = 20261126
+    request_timeout: float = 15.0
+    rate_limit: float = 0.0
+    verify: bool | str = True
+    strict: bool = False
+    accept_incomplete: bool = False
+    reports_dir: Path = Path("reports")
+    embedded: bool = False
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+    @property
+    def has_other_account(self) -> bool:
+        return bool(self.other_account_sid and self.other_token)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(s for s in (self.token, self.other_token) if s)
+
+    def create_payload(self) -> dict[str, Any]:
+        """The body of every call the suite creates: the template, then the configured numbers and the run tag."""
+        body: dict[str, Any] = json.loads(json.dumps(dict(self.extra_payload)))
+        if self.application_sid:
+            body["application_sid"] = self.application_sid
+        body["from"] = self.from_number
+        body["to"] = {"type": "phone", "number": self.to_number}
+        tag = dict(body.get("tag") or {})
+        tag["conformance_run"] = self.run_id
+        body["tag"] = tag
+        return body
+
+    def public_summary(self) -> dict[str, Any]:
+        """Settings that shaped the run, safe to print and to store in reports (no secret)."""
+        return {
+            "base_url": self.base_url,
+            "account_sid": self.account_sid,
+            "other_account": self.other_account_sid or "(none)",
+            "embedded_reference": self.embedded,
+            "window_seconds": self.window,
+            "grace_seconds": self.grace,
+            "call_timeout_seconds": self.call_timeout,
+            "settle_seconds": self.settle,
+            "allow_create": self.allow_create,
+            "to_number": self.to_number or "(none)",
+            "max_calls": self.max_calls,
+            "examples": self.examples,
+            "seed": self.seed,
+            "rate_limit_rps": self.rate_limit,
+            "tls_verify": self.verify if isinstance(self.verify, bool) else "custom CA bundle",
+            "strict": self.strict,
+            "run_id": self.run_id,
+        }
+
+    def with_embedded_target(self, base_url: str, accounts: list[tuple[str, str]]) -> "TargetConfig":
+        (sid, token), (other_sid, other_token) = accounts[0], accounts[1]
+        return dataclasses.replace(
+            self, base_url=base_url, account_sid=sid, token=token,
+            other_account_sid=other_sid, other_token=other_token, embedded=True,
+        )
+
+
+def _read_profile(reference: str) -> dict[str, Any]:
+    path = Path(reference)
+    if not path.suffix and not path.exists():
+        path = PROFILE_DIR / f"{reference}.toml"
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"profile not found: {path}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"profile {path} is not valid TOML: {error}") from None
+    values = {}
+    for key, value in data.items():
+        dest = key.replace("-", "_")
+        if dest not in OPTIONS_BY_DEST or dest == "profile":
+            raise ConfigError(f"profile {path}: unknown setting {key!r}")
+        values[dest] = value
+    return values
+
+
+def _read_secret_file(path: str, what: str) -> str:
+    try:
+        text = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ConfigError(f"cannot read the {what} file {path}: {error.strerror}") from None
+    if not text:
+        raise ConfigError(f"the {what} file {path} is empty")
+    return text
+
+
+def resolve(cli: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> TargetConfig:
+    """Merge command-line values (None = not given), environment and profile into a TargetConfig."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    profile = cli.get("profile") or environ.get(OPTIONS_BY_DEST["profile"].env)
+    if profile:
+        raw.update(_read_profile(profile))
+    for option in OPTIONS:
+        if option.env in environ and environ[option.env] != "":
+            raw[option.dest] = environ[option.env]
+        if cli.get(option.dest) not in (None, False):
+            raw[option.dest] = cli[option.dest]
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        value = raw.get(option.dest, option.default)
+        if value is not None:
+            try:
+                value = option.parse(value)
+            except (TypeError, ValueError):
+                raise ConfigError(f"--{option.name}: invalid value {value!r}") from None
+        values[option.dest] = value
+    return _build(values)
+
+
+def _build(v: dict[str, Any]) -> TargetConfig:
+    token = v["token"] or (v["token_file"] and _read_secret_file(v["token_file"], "token"))
+    other_token = v["other_token"] or (v["other_token_file"] and _read_secret_file(v["other_token_file"], "other token"))
+    embedded = not v["base_url"]
+    if v["settle"] < 0:
+        raise ConfigError("--settle must be >= 0")
+    for name in ("window", "call_timeout", "request_timeout"):
+        if v[name] <= 0:
+            raise ConfigError(f"--{name.replace('_', '-')} must be greater than 0")
+    if v["max_calls"] < 0 or v["examples"] < 1 or v["rate_limit"] < 0:
+        raise ConfigError("--max-calls must be >= 0, --examples >= 1 and --rate-limit >= 0")
+    extra_payload: dict[str, Any] = {}
+    if v["payload_template"]:
+        try:
+            extra_payload = json.loads(Path(v["payload_template"]).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise ConfigError(f"--payload-template {v['payload_template']}: {error}") from None
+        if not isinstance(extra_payload, dict):
+            raise ConfigError(f"--payload-template {v['payload_template']}: must hold a JSON object")
+    verify: bool | str = not v["insecure"]
+    if v["ca_bundle"]:
+        if not Path(v["ca_bundle"]).is_file():
+            raise ConfigError(f"--ca-bundle {v['ca_bundle']}: no such file")
+        verify = v["ca_bundle"]
+    window = v["window"]
+    common = dict(
+        call_timeout=v["call_timeout"], settle=v["settle"], extra_payload=extra_payload, examples=v["examples"], seed=v["seed"],
+        request_timeout=v["request_timeout"], rate_limit=v["rate_limit"], verify=verify, strict=v["strict"],
+        accept_incomplete=v["accept_incomplete"], reports_dir=Path(v["reports_dir"]),
+    )
+    if embedded:
+        # The embedded reference: a short window so the visibility scenario runs in seconds, and
+        # creation allowed (its numbers dial nobody). Accounts are filled in once it has started.
+        window = EMBEDDED_WINDOW if v["window"] == OPTIONS_BY_DEST["window"].default else window
+        return TargetConfig(
+            base_url="", account_sid="", token="", window=window, grace=v["grace"] or max(2.0, window * 0.5),
+            allow_create=True, from_number=v["from_number"] or "+15005550006",
+            to_number=v["to_number"] or "+15005550001", application_sid=v["application_sid"],
+            max_calls=max(v["max_calls"], EMBEDDED_MAX_CALLS), embedded=True, **common,
+        )
+    base_url = v["base_url"].rstrip("/")
+    if not re.match(r"^https?://[^/\s]+", base_url):
+        raise ConfigError(f"--base-url {base_url!r}: expected an http:// or https:// URL")
+    if not v["account_sid"] or not token:
+        raise ConfigError("an external target needs --account-sid and a token (--token-file or CALLS_API_TOKEN)")
+    for name in ("account_sid", "other_account_sid", "application_sid"):
+        if v[name] and not UUID_RE.match(v[name]):
+            raise ConfigError(f"--{name.replace('_', '-')} {v[name]!r} is not a UUID")
+    if bool(v["other_account_sid"]) != bool(other_token):
+        raise ConfigError("the second account needs both --other-account-sid and its token")
+    if v["allow_create"] and not (v["from_number"] and v["to_number"]):
+        raise ConfigError("--allow-create needs --from-number and --to-number: the suite dials only the number it is given")
+    return TargetConfig(
+        base_url=base_url, account_sid=v["account_sid"], token=token,
+        other_account_sid=v["other_account_sid"], other_token=other_token,
+        window=window, grace=v["grace"] if v["grace"] is not None else max(2.0, window * 0.1),
+        allow_create=v["allow_create"], from_number=v["from_number"], to_number=v["to_number"],
+        application_sid=v["application_sid"], max_calls=v["max_calls"], **common,
+    )

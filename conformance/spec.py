@@ -1,0 +1,57 @@
+"""Loading of openapi.yaml, the machine-readable contract, and validation against its schemas."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+_HERE = Path(__file__).resolve().parent
+
+
+def spec_path() -> Path:
+    """The contract file: bundled in an installed wheel, at the repository root in a checkout."""
+    for candidate in (_HERE / "openapi.yaml", _HERE.parent / "openapi.yaml"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError("openapi.yaml not found beside the conformance package or at the repository root")
+
+
+@functools.lru_cache(maxsize=1)
+def load_spec() -> dict[str, Any]:
+    with spec_path().open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def spec_version() -> str:
+    return str(load_spec()["info"]["version"])
+
+
+def _resolve_refs(node: Any, components: dict[str, Any]) -> Any:
+    """Inline local `#/components/schemas/X` references so jsonschema sees one self-contained schema."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            return _resolve_refs(components[ref.rsplit("/", 1)[1]], components)
+        return {key: _resolve_refs(value, components) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_resolve_refs(item, components) for item in node]
+    return node
+
+
+@functools.lru_cache(maxsize=None)
+def component_validator(name: str) -> jsonschema.protocols.Validator:
+    """A validator for `#/components/schemas/<name>` (OpenAPI 3.1 schemas are JSON Schema 2020-12)."""
+    components = load_spec()["components"]["schemas"]
+    schema = _resolve_refs(components[name], components)
+    validator_class = jsonschema.Draft202012Validator
+    return validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
+
+
+def schema_errors(instance: Any, component: str) -> list[str]:
+    """Human-readable violations of `instance` against a component schema; empty when it conforms."""
+    errors = sorted(component_validator(component).iter_errors(instance), key=lambda e: list(e.absolute_path))
+    return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors]

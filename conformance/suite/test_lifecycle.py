@@ -1,0 +1,574 @@
+"""The life of one call: create, get, list, watch it end, delete, and check it is gone.
+
+One call is created for the whole module (the call budget is small on a real target). The fixtures
+do the requests in the order a client would, and record the answers; each test judges one promise
+about them, so that a SHOULD (a warning) never hides a MUST (a failure) and the other way round.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from conformance.checks import (
+    ACTIVE_STATUSES,
+    TERMINAL_STATUSES,
+    RequirementViolation,
+    expect_call_list,
+    expect_call_object,
+    expect_empty_body,
+    expect_json,
+    expect_no_server_error,
+    expect_status,
+    same_number,
+    sids_of,
+    violation,
+)
+from conformance.client import Response
+from conformance import spec
+from conformance.visibility import SEEN, find_lasting_call, lasting_candidates
+
+DEFAULT_SETTLE = 2.0  # seconds a created call may take to become gettable (D-35)
+AFTER_END_POLLS = 2  # gets after the first terminal status, to see that it stays terminal
+
+
+def _settle(target) -> float:
+    value = getattr(target, "settle", None)
+    return float(value) if isinstance(value, (int, float)) else DEFAULT_SETTLE
+
+
+def _poll_cap(target) -> float:
+    """Longest pause between two gets of a live call: proportional to the call timeout, and short
+    enough that a call cannot end and expire unseen between two gets."""
+    return max(0.1, min(3.0, target.call_timeout / 40, target.window / 4))
+
+
+def _sid_of(response: Response) -> str | None:
+    if not 200 <= response.status < 300:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    sid = body.get("sid") if isinstance(body, dict) else None
+    return sid if isinstance(sid, str) and sid else None
+
+
+def _call_body(response: Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+@dataclass
+class Observation:
+    sent: float  # monotonic
+    received: float
+    response: Response
+    call: Any = None
+
+    @property
+    def call_status(self) -> Any:
+        return self.call.get("call_status") if isinstance(self.call, dict) else None
+
+
+@dataclass
+class Created:
+    body: dict[str, Any]
+    response: Response
+    sid: str | None
+    sent: float
+    gets: list[Observation] = field(default_factory=list)  # the gets right after the create (settle retries)
+    listing: Observation | None = None
+
+    def require_sid(self) -> str:
+        if self.sid is None:
+            pytest.skip(f"the create answered {self.response.status} without a sid: see CALLS-CREATE-SUCCESS")
+        return self.sid
+
+
+@dataclass
+class Life:
+    observations: list[Observation]
+    ended: Observation | None  # the first get that showed a terminal status
+    vanished: Observation | None  # a get that answered 404 before the call was seen ending
+    timed_out: bool
+
+
+@dataclass
+class Deletion:
+    sid: str
+    before: Response  # the get right before the delete
+    other_sid: str | None
+    other_until: float | None  # wall time until which the other call is certain to stay visible
+    other_why: str
+    delete: Response
+    get_after: Response
+    list_after: Response
+    other_get_after: Response | None
+    other_listed_before: bool | None
+    other_listed_after: bool | None
+    delete_again: Response
+    ended_before_delete: bool
+    vanished: list[tuple[str, Response]] = field(default_factory=list)  # other calls certain to be there, gone
+
+
+def _get(api, sid: str) -> Observation:
+    sent = time.monotonic()
+    response = api.get_call(sid)
+    received = time.monotonic()
+    SEEN.record_response(response, sent, received)
+    return Observation(sent, received, response, _call_body(response) if 200 <= response.status < 300 else None)
+
+
+def _get_settled(api, sid: str, settle: float) -> Observation:
+    """Get a call just created, retrying a 404 for the settle time (D-35)."""
+    until = time.monotonic() + settle
+    while True:
+        observation = _get(api, sid)
+        if observation.response.status != 404 or time.monotonic() >= until:
+            return observation
+        time.sleep(0.1)
+
+
+# --- fixtures: the requests, in the order a client makes them ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def created(api, calls, target) -> Created:
+    """Create one call, get it at once (retrying a 404 for the settle time), and list at once."""
+    body = calls.payload()
+    sent = time.monotonic()
+    response = calls.create()
+    result = Created(body, response, _sid_of(response), sent)
+    if result.sid is None:
+        return result
+    settle_until = time.monotonic() + _settle(target)
+    while True:  # like _get_settled, keeping every attempt
+        observation = _get(api, result.sid)
+        result.gets.append(observation)
+        if observation.response.status != 404 or time.monotonic() >= settle_until:
+            break
+        time.sleep(0.1)
+    sent = time.monotonic()
+    result.listing = Observation(sent, sent, api.list_calls())
+    result.listing.received = time.monotonic()
+    SEEN.record_response(result.listing.response, sent, result.listing.received)
+    return result
+
+
+@pytest.fixture(scope="module")
+def life(api, target, created: Created) -> Life:
+    """Poll the created call until it ends (or the call timeout passes), then a few times more."""
+    sid = created.require_sid()
+    observations = list(created.gets)
+    deadline = created.sent + target.call_timeout
+    pause, cap = 0.1, _poll_cap(target)
+    ended: Observation | None = None
+    vanished: Observation | None = None
+    after_end = 0
+    if observations and observations[-1].call_status in TERMINAL_STATUSES:
+        ended = observations[-1]
+    while True:
+        if ended is not None and after_end >= AFTER_END_POLLS:
+            break
+        if ended is None and time.monotonic() >= deadline:
+            break
+        time.sleep(pause)
+        # Growing pauses while the call lives; once it has ended, a few quick looks (an ended call
+        # expires after the window, and the delete checks need it still there).
+        pause = min(cap, pause * 1.5) if ended is None else min(pause, max(0.1, target.window / 20))
+        observation = _get(api, sid)
+        observations.append(observation)
+        if observation.response.status == 404:
+            if ended is None and any(isinstance(o.call, dict) for o in observations):
+                vanished = observation  # seen, then gone before it was seen ending
+            break
+        if ended is not None:
+            after_end += 1
+        elif observation.call_status in TERMINAL_STATUSES:
+            ended = observation
+    return Life(observations, ended, vanished, timed_out=ended is None and vanished is None)
+
+
+@pytest.fixture(scope="module")
+def deletion(api, run, calls, target, created: Created, life: Life) -> Deletion:
+    """Delete the (ended) call, then get, list, check another call of the account, and delete again."""
+    sid = created.require_sid()
+    # Another call of the account, certain to stay visible while the delete is checked when possible:
+    # one this run created less than a window ago, or one seen active; else a new one if the budget
+    # allows; else any listed call (its disappearance then proves nothing).
+    other = find_lasting_call(api, calls, target.window, need=min(10.0, target.window / 2), label="tested",
+                              exclude={sid}, settle=_settle(target))
+    other_sid, other_until = (other.sid, other.until) if other else (None, None)
+    why = other.why if other else "no other call of the account could be got"
+    # Every other listed call certain to stay visible (seen active, or created by this run less than a
+    # window ago) must still be listed after the delete.
+    observed_at = time.time()
+    listing = api.list_calls()
+    body = _call_body(listing) if listing.status == 200 else None
+    listed_before = body if isinstance(body, list) else []
+    created_at = {c.sid: c.created_at for c in calls.created}
+    lasting = {entry[0]: entry[1] for entry in lasting_candidates(listed_before, observed_at, target.window, created_at,
+                                                                   exclude={sid}) if entry[1] is not None}
+    other_listed_before = other_sid in sids_of(listed_before) if other_sid and isinstance(body, list) else None
+    before = api.get_call(sid)
+    delete = api.delete_call(sid)
+    get_after = api.get_call(sid)
+    list_after = api.list_calls()
+    other_get_after = api.get_call(other_sid) if other_sid else None
+    other_listed_after = None
+    if other_sid and list_after.status == 200:
+        body = _call_body(list_after)
+        other_listed_after = other_sid in sids_of(body) if isinstance(body, list) else None
+    vanished: list[tuple[str, Response]] = []
+    after = _call_body(list_after) if list_after.status == 200 else None
+    if isinstance(after, list):
+        now = time.time()
+        for gone in sorted(set(lasting) - sids_of(after) - {other_sid}):
+            if lasting[gone] > now:
+                check = api.get_call(gone)
+                if check.status == 404:
+                    vanished.append((gone, check))
+    delete_again = api.delete_call(sid)
+    return Deletion(sid, before, other_sid, other_until, why, delete, get_after, list_after, other_get_after,
+                    other_listed_before, other_listed_after, delete_again, ended_before_delete=life.ended is not None,
+                    vanished=vanished)
+
+
+# --- list and get without creating anything -------------------------------------------------
+
+
+@pytest.mark.requirements("CALLS-LIST-200", "CALLS-LIST-ACCOUNT", "CALLS-CALL-SCHEMA", "CALLS-CALL-STATUS-ENUM",
+                          "CALLS-CALL-DIRECTION-ENUM", "CALLS-CONTENT-TYPE-JSON")
+def test_list_answers_200_with_valid_calls_of_its_account(api) -> None:
+    response = api.list_calls()
+    listed = expect_call_list(response, "list of the account's calls")
+    for call in listed:
+        if call.get("account_sid") != api.account_sid:
+            raise violation("CALLS-LIST-ACCOUNT", "CF107",
+                            f"listed call {call.get('call_sid')} has account_sid {call.get('account_sid')!r}, "
+                            f"the path's account is {api.account_sid}", response)
+    print(f"{len(listed)} calls listed")
+
+
+@pytest.mark.requirements("CALLS-GET-UNKNOWN-404")
+def test_get_of_unknown_call_answers_404(api) -> None:
+    response = api.get_call(str(uuid.uuid4()))
+    expect_status(response, 404, "CALLS-GET-UNKNOWN-404", "get of a random (unknown) call sid")
+
+
+@pytest.mark.requirements("CALLS-GET-200", "CALLS-GET-MATCHES-SID", "CALLS-CALL-SCHEMA", "CALLS-CONTENT-TYPE-JSON")
+def test_get_of_listed_calls_answers_those_calls(api, run, target) -> None:
+    """Works without creating anything: calls the list shows can be got (one of each direction listed)."""
+    observed_at = time.time()
+    listed = expect_call_list(api.list_calls(), "list of the account's calls")
+    created_at = {c.sid: c.created_at for c in run.budget.created}
+    candidates = lasting_candidates(listed, observed_at, target.window, created_at, need=min(5.0, target.window / 2))
+    if not candidates:
+        pytest.skip("the account lists no call to get")
+    direction = {c["call_sid"]: c.get("direction") for c in listed}
+    chosen: dict[Any, tuple[str, float | None]] = {}
+    for sid, until, _ in candidates:
+        chosen.setdefault(direction.get(sid), (sid, until))
+    judged = 0
+    for sid, until in chosen.values():
+        response = api.get_call(sid)
+        if response.status == 404 and (until is None or time.time() > until):
+            print(f"listed call {sid} answered 404, but it had ended at an unknown time and may have just expired")
+            continue
+        expect_status(response, 200, "CALLS-GET-200", f"get of listed {direction.get(sid)} call {sid}")
+        got = expect_call_object(expect_json(response, "CALLS-GET-200", f"get of listed call {sid}"), response,
+                                 f"get of listed call {sid}")
+        if got.get("call_sid") != sid:
+            raise violation("CALLS-GET-MATCHES-SID", "CF107",
+                            f"asked for {sid}, got call_sid {got.get('call_sid')!r}", response)
+        judged += 1
+    if not judged:
+        pytest.skip("every listed call tried may have expired meanwhile")
+
+
+# --- create ---------------------------------------------------------------------------------
+
+
+@pytest.mark.creates_calls
+@pytest.mark.requirements("CALLS-CREATE-SUCCESS", "CALLS-CONTENT-TYPE-JSON")
+def test_create_answers_2xx_with_the_new_call_sid(created: Created) -> None:
+    response = created.response
+    if not 200 <= response.status < 300:
+        expect_no_server_error(response)
+        raise violation("CALLS-CREATE-SUCCESS", "CF101",
+                        f"create with the configured payload answered {response.status}, expected 2xx", response)
+    try:
+        answer = response.json()
+    except ValueError:
+        raise violation("CALLS-CREATE-SUCCESS", "CF104", "create answer: the body is not JSON, expected an object "
+                        "carrying sid", response) from None
+    errors = spec.schema_errors(answer, "CreateCallResponse")
+    if errors:
+        raise violation("CALLS-CREATE-SUCCESS", "CF104", f"create answer: {errors[0]}", response)
+    expect_json(response, "CALLS-CREATE-SUCCESS", "create answer")  # the content type
+
+
+@pytest.mark.creates_calls
+@pytest.mark.requirements("CALLS-CREATE-201")
+def test_create_answers_201(created: Created) -> None:
+    created.require_sid()
+    expect_status(created.response, 201, "CALLS-CREATE-201", "successful create")
+
+
+@pytest.mark.creates_calls
+@pytest.mark.requirements("CALLS-CREATE-VISIBLE", "CALLS-GET-200", "CALLS-GET-MATCHES-SID", "CALLS-CALL-SCHEMA",
+                          "CALLS-CALL-STATUS-ENUM", "CALLS-CALL-DIRECTION-ENUM", "CALLS-CONTENT-TYPE-JSON")
+def test_created_call_can_be_got_at_once(created: Created, target) -> None:
+    sid = created.require_sid()
+    first = created.gets[-1]
+    response = first.response
+    if response.status == 404:
+        raise violation("CALLS-CREATE-VISIBLE", "CF110",
+                        f"created call {sid} still answered 404 {first.received - created.sent:.2f} s after its create "
+                        f"(settle time {_settle(target):g} s)", response)
+    expect_status(response, 200, "CALLS-GET-200", f"get of the call just created ({sid})")
+    call = expect_call_object(expect_json(response, "CALLS-GET-200", "get of the created call"), response,
+                              "get of the created call")
+    if call.get("call_sid") != sid:
+        raise violation("CALLS-GET-MATCHES-SID", "CF107", f"asked for {sid}, got call_sid {call.get('call_sid')!r}",
+                        response)
+    print(f"got {len(created.gets)} time(s) after {first.received - created.sent:.3f} s: {call.get('call_status')}")
+
+
+@pytest.mark.creates_calls
+@pytest.mark.requirements("CALLS-CREATE-RECORD")
+def test_created_call_record_matches_the_request(created: Created, api) -> None:
+    sid = created.require_sid()
+    response = created.gets[-1].response
+    call = created.gets[-1].call
+    if not isinstance(call, dict):
+        pytest.skip(f"the created call could not be got (answered {response.status}): see CALLS-CREATE-VISIBLE")
+    sent_from, sent_to = created.body["from"], created.body["to"]["number"]
+    expected = {
+        "call_sid": (sid, call.get("call_sid") == sid),
+        "account_sid": (api.account_sid, call.get("account_sid") == api.account_sid),
+        "direction": ("outbound", call.get("direction") == "outbound"),
+        "from": (sent_from, same_number(sent_from, call.get("from"))),
+        "to": (sent_to, same_number(sent_to, call.get("to"))),
+    }
+    for name, (wanted, ok) in expected.items():
+        if not ok:
+            raise violation("CALLS-CREATE-RECORD", "CF107",
+                            f"created call {sid}: {name} is {call.get(name)!r}, the request implies {wanted!r}"
+                            + (" (a leading '+' may be dropped)" if name in ("from", "to") else ""), response)
+
+
+@pytest.mark.creates_calls
+@pytest.mark.requirements("CALLS-LIST-INCLUDES-ACTIVE", "CALLS-LIST-200", "CALLS-LIST-ACCOUNT")
+def test_created_call_is_listed(created: Created, api) -> None:
+    sid = created.require_sid()
+    assert created.listing is not None
+    response = created.listing.response
+    listed = expect_call_list(response, "list right after a create")
+    mine = [c for c in listed if c.get("call_sid") == sid]
+    if not mine:
+        raise violation("CALLS-LIST-INCLUDES-ACTIVE", "CF110",
+                        f"call {sid}, created {created.listing.sent - created.sent:.2f} s before, is not in the list "
+                        f"of {len(listed)} calls", response)
+    for call in listed:
+        if call.get("account_sid") != api.account_sid:
+            raise violation("CALLS-LIST-ACCOUNT", "CF107",
+                            f"listed call {call.get('call_sid')} has account_sid {call.get('account_sid')!r}", response)
+    print(f"listed with status {mine[0].get('call_status')}")
+
+
+# --- the life of the call -------------------------------------------------------------------
+
+
+@pytest.mark.creates_calls
+@pytest.mark.requirements("CALLS-LIFECYCLE-MONOTONIC", "CALLS-GET-200", "CALLS-GET-MATCHES-SID", "CALLS-CALL-SCHEMA",
+                          "CALLS-CALL-STATUS-ENUM")
+def test_call_status_never_turns_active_after_a_terminal_one(life: Life, created: Created, target) -> None:
+    terminal: Observation | None = None
+    last_active: Observation | None = None
+    for observation in life.observations:
+        response = observation.response
+        if response.status == 404:
+            continue  # judged below
+        expect_status(response, 200, "CALLS-GET-200", "get of the created call during its life")
+        call = expect_call_object(expect_json(response, "CALLS-GET-200", "get of the created call"), response,
+                                  "get of the created call during its life")
+        if call["call_sid"] != created.sid:
+            raise violation("CALLS-GET-MATCHES-SID", "CF107",
+                            f"asked for {created.sid}, got call_sid {call['call_sid']!r}", response)
+        status = call["call_status"]
+        if status in TERMINAL_STATUSES and terminal is None:
+            terminal = observation
+        elif status in ACTIVE_STATUSES:
+            if terminal is not None:
+                raise violation("CALLS-LIFECYCLE-MONOTONIC", "CF111",
+                                f"the call was {terminal.call_status!r} and then {status!r} again "
+                                f"{observation.received - terminal.received:.2f} s later", response)
+            last_active = observation
+    # Every request of the run that showed this call (lists included, the retention watch's too): a
+    # server may report the end to one observer only.
+    ended_seen = None
+    for seen in SEEN.of(created.sid):
+        if seen.call_status in TERMINAL_STATUSES and (ended_seen is None or seen.received < ended_seen.received):
+            ended_seen = seen
+    for seen in SEEN.of(created.sid):
+        if ended_seen is not None and seen.call_status in ACTIVE_STATUSES and seen.sent > ended_seen.received:
+            raise RequirementViolation(
+                "CALLS-LIFECYCLE-MONOTONIC", "CF111",
+                f"a {ended_seen.via} showed the call {ended_seen.call_status!r}; a {seen.via} sent "
+                f"{seen.sent - ended_seen.received:.2f} s later showed it {seen.call_status!r} again", seen.exchange)
+    statuses = [o.call_status or o.response.status for o in life.observations]
+    print("statuses seen:", " -> ".join(str(s) for i, s in enumerate(statuses) if i == 0 or s != statuses[i - 1]))
+    if life.vanished is not None:
+        since = life.vanished.received - (last_active.sent if last_active else life.vanished.sent)
+        raise violation("CALLS-GET-200", "CF110",
+                        f"the call answered 404 while it had not been seen ending ({since:.2f} s after it was last seen "
+                        f"active, window {target.window:g} s)", life.vanished.response)
+    if last_active is None and terminal is None:
+        pytest.skip("the call could never be got: see CALLS-CREATE-VISIBLE")
+    if terminal is None:
+        pytest.skip("the call did not end within the call timeout: see CALLS-LIFECYCLE-ENDS")
+
+
+@pytest.mark.creates_calls
+@pytest.mark.requirements("CALLS-LIFECYCLE-ENDS")
+def test_created_call_ends_within_the_call_timeout(life: Life, created: Created, target) -> None:
+    if life.vanished is not None:
+        pytest.skip("the call vanished before it was seen ending: see CALLS-GET-200")
+    if not any(isinstance(o.call, dict) for o in life.observations):
+        pytest.skip("the call could never be got: see CALLS-CREATE-VISIBLE")
+    if life.ended is None:
+        last = life.observations[-1]
+        raise violation("CALLS-LIFECYCLE-ENDS", "CF113",
+                        f"the call was still {last.call_status!r} {last.received - created.sent:.1f} s after its create "
+                        f"(call timeout {target.call_timeout:g} s)", last.response)
+    print(f"ended {life.ended.call_status} after at most {life.ended.received - created.sent:.2f} s")
+
+
+def _final_call(life: Life) -> Observation:
+    valid = [o for o in life.observations if isinstance(o.call, dict)]
+    if not valid:
+        pytest.skip("the call could never be got: see CALLS-CREATE-VISIBLE")
+    return valid[-1]
+
+
+@pytest.mark.creates_calls
+@pytest.mark.requirements("CALLS-CALL-DURATION-ENDED")
+def test_ended_call_carries_its_duration(life: Life) -> None:
+    if life.ended is None:
+        pytest.skip("the call was not seen ending")
+    for observation in life.observations[life.observations.index(life.ended):]:
+        call = observation.call
+        if not isinstance(call, dict) or call.get("call_status") not in TERMINAL_STATUSES:
+            continue
+        duration = call.get("duration")
+        if isinstance(duration, bool) or not isinstance(duration, int) or duration < 0:
+            raise violation("CALLS-CALL-DURATION-ENDED", "CF104",
+                            f"the call ended {call['call_status']!r} with duration {duration!r}, expected an integer >= 0"
+                            if "duration" in call else f"the call ended {call['call_status']!r} without a duration",
+                            observation.response)
+
+
+@pytest.mark.creates_calls
+@pytest.mark.requirements("CALLS-CALL-DOCUMENTED-FIELDS")
+def test_call_carries_the_documented_fields(life: Life) -> None:
+    final = _final_call(life)
+    missing = [name for name in ("call_id", "sip_status", "service_url") if name not in final.call]
+    if missing:
+        raise violation("CALLS-CALL-DOCUMENTED-FIELDS", "CF110",
+                        f"the call ({final.call.get('call_status')}) lacks {', '.join(missing)}", final.response)
+
+
+@pytest.mark.creates_calls
+@pytest.mark.requirements("CALLS-CALL-CALLER-NAME")
+def test_caller_name_when_present_is_a_string(life: Life) -> None:
+    final = _final_call(life)
+    if "caller_name" not in final.call:
+        print("caller_name is absent (allowed)")
+        return
+    if not isinstance(final.call["caller_name"], str):
+        raise violation("CALLS-CALL-SCHEMA", "CF104", f"caller_name is {final.call['caller_name']!r}, not a string",
+                        final.response)
+    print(f"caller_name present: {final.call['caller_name']!r}")
+
+
+# --- delete ---------------------------------------------------------------------------------
+
+
+def _existed_before(deletion: Deletion) -> None:
+    if not 200 <= deletion.before.status < 300:
+        pytest.skip(f"call {deletion.sid} already answered {deletion.before.status} right before the delete "
+                    f"(expired, or never visible: see CALLS-GET-200 and CALLS-WINDOW-VISIBLE)")
+
+
+@pytest.mark.creates_calls
+@pytest.mark.requirements("CALLS-DELETE-204", "CALLS-DELETE-EMPTY-BODY")
+def test_delete_of_an_ended_call_answers_204_with_no_body(deletion: Deletion) -> None:
+    _existed_before(deletion)
+    expect_status(deletion.delete, 204, "CALLS-DELETE-204", f"delete of call {deletion.sid}")
+    expect_empty_body(deletion.delete, "CALLS-DELETE-EMPTY-BODY", "204 answer to a delete")
+
+
+@pytest.mark.creates_calls
+@pytest.mark.requirements("CALLS-DELETE-REMOVES")
+def test_deleted_call_is_gone_from_get_and_list(deletion: Deletion) -> None:
+    _existed_before(deletion)
+    if not 200 <= deletion.delete.status < 300:
+        pytest.skip(f"the delete answered {deletion.delete.status}: see CALLS-DELETE-204")
+    when = "an ended call" if deletion.ended_before_delete else "a live call, checked right after the delete"
+    if deletion.get_after.status != 404:
+        expect_no_server_error(deletion.get_after)
+        raise violation("CALLS-DELETE-REMOVES", "CF109",
+                        f"get of deleted call {deletion.sid} ({when}) answered {deletion.get_after.status}, expected 404",
+                        deletion.get_after)
+    listed = expect_call_list(deletion.list_after, "list after a delete")
+    if deletion.sid in sids_of(listed):
+        raise violation("CALLS-DELETE-REMOVES", "CF109", f"deleted call {deletion.sid} ({when}) is still listed",
+                        deletion.list_after)
+
+
+@pytest.mark.creates_calls
+@pytest.mark.requirements("CALLS-DELETE-ONLY-TARGET")
+def test_delete_removes_only_that_call(deletion: Deletion) -> None:
+    if not 200 <= deletion.delete.status < 300:
+        pytest.skip(f"the delete answered {deletion.delete.status}: see CALLS-DELETE-204")
+    if deletion.vanished:
+        gone, response = deletion.vanished[0]
+        raise violation("CALLS-DELETE-ONLY-TARGET", "CF112",
+                        f"deleting call {deletion.sid} removed {len(deletion.vanished)} other call(s) certain to be "
+                        f"visible: {', '.join(v[0] for v in deletion.vanished)} (now gone from list and get)", response)
+    if deletion.other_sid is None:
+        pytest.skip(f"no other call of the account to watch: {deletion.other_why}")
+    response = deletion.other_get_after
+    assert response is not None
+    gone = response.status == 404 or (deletion.other_listed_before and deletion.other_listed_after is False)
+    if gone and (deletion.other_until is None or time.time() > deletion.other_until):
+        pytest.skip(f"the other call ({deletion.other_why}) is gone, but it had ended at an unknown time and may "
+                    f"have expired meanwhile")
+    if response.status == 404:
+        raise violation("CALLS-DELETE-ONLY-TARGET", "CF112",
+                        f"deleting call {deletion.sid} removed call {deletion.other_sid} too ({deletion.other_why}): "
+                        f"its get answers {response.status}", response)
+    if not 200 <= response.status < 300:
+        expect_no_server_error(response)
+        pytest.skip(f"the other call's get answered {response.status} after the delete: cannot tell")
+    if deletion.other_listed_before and deletion.other_listed_after is False:
+        raise violation("CALLS-DELETE-ONLY-TARGET", "CF112",
+                        f"deleting call {deletion.sid} removed call {deletion.other_sid} ({deletion.other_why}) from "
+                        f"the list", deletion.list_after)
+
+
+@pytest.mark.creates_calls
+@pytest.mark.requirements("CALLS-DELETE-UNKNOWN-404")
+def test_delete_of_a_deleted_call_answers_404(deletion: Deletion) -> None:
+    _existed_before(deletion)
+    if not 200 <= deletion.delete.status < 300:
+        pytest.skip(f"the first delete answered {deletion.delete.status}: see CALLS-DELETE-204")
+    expect_status(deletion.delete_again, 404, "CALLS-DELETE-UNKNOWN-404", f"second delete of call {deletion.sid}")

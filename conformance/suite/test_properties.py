@@ -1,0 +1,39 @@
+"""Property tests: Schemathesis generates valid and invalid requests for each operation of openapi.yaml
+and checks every answer against the contract (status, content type, schema, data acceptance, auth)."""
+
+import pytest
+
+from conformance import properties
+from conformance.plugin import active_run
+
+RUN = active_run()
+schema = properties.build_schema(RUN)
+
+COMMON = ("CALLS-NO-SERVER-ERROR", "CALLS-CONTRACT-STATUS", "CALLS-AUTH-REQUIRED", "CALLS-SID-FORMAT")
+pytestmark = pytest.mark.property
+
+
+@pytest.mark.requirements(*COMMON, "CALLS-LIST-200", "CALLS-CONTENT-TYPE-JSON", "CALLS-CALL-SCHEMA",
+                          "CALLS-CALL-STATUS-ENUM", "CALLS-CALL-DIRECTION-ENUM")
+@schema.include(operation_id="listCalls").parametrize()
+def test_list_calls_answers_as_the_contract_says(case):
+    properties.call_and_check(case, RUN)
+
+
+@pytest.mark.requirements(*COMMON, "CALLS-GET-UNKNOWN-404")
+@schema.include(operation_id="getCall").parametrize()
+def test_get_call_answers_as_the_contract_says(case):
+    properties.call_and_check(case, RUN)
+
+
+@pytest.mark.creates_calls
+@pytest.mark.requirements(*COMMON, "CALLS-CREATE-REJECTS-INVALID", "CALLS-CREATE-REJECTS-MISTYPED")
+@schema.include(operation_id="createCall").parametrize()
+def test_create_call_answers_as_the_contract_says(case):
+    properties.call_and_check(case, RUN)
+
+
+@pytest.mark.requirements(*COMMON)
+@schema.include(operation_id="deleteCall").parametrize()
+def test_delete_call_answers_as_the_contract_says(case):
+    properties.call_and_check(case, RUN)

@@ -1,0 +1,137 @@
+"""The retention window: an ended call stays visible for the window, then goes.
+
+The observations come from the watch of `conformance.visibility`, started right after collection so
+that the window elapses while the rest of the run goes on; these tests run last and only wait for
+what is left of it (printing their progress), then judge.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from conformance.checks import RequirementViolation
+from conformance.visibility import Sample, VisibilityWatch
+
+pytestmark = [pytest.mark.slow, pytest.mark.window, pytest.mark.creates_calls]
+
+PROGRESS_EVERY = 15.0
+
+
+def _say(request: pytest.FixtureRequest, text: str) -> None:
+    """Write a line to the terminal even while output is captured."""
+    reporter = request.config.pluginmanager.getplugin("terminalreporter")
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    if reporter is None:
+        return
+    if capture is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(text)
+    else:
+        reporter.write_line(text)
+
+
+def _wait(request: pytest.FixtureRequest, watch: VisibilityWatch, event: threading.Event) -> None:
+    """Wait for `event`, printing progress every PROGRESS_EVERY seconds; bounded by the watch's deadline."""
+    deadline = watch.deadline()
+    next_report = time.monotonic()
+    while not event.is_set():
+        now = time.monotonic()
+        if now >= deadline:
+            watch.give_up("the retention-window watch did not finish in time")
+            break
+        if now >= next_report:
+            expected = watch.expected_done() if event is watch.done else watch.expected_visible_done()
+            if expected is None or expected - now > 1.0:
+                _say(request, watch.progress())
+            next_report = now + PROGRESS_EVERY
+        event.wait(timeout=min(1.0, max(0.05, deadline - now)))
+
+
+@pytest.fixture(scope="module")
+def watch(run) -> VisibilityWatch:
+    if run.visibility is None:
+        reason = run.budget.skip_reason() or "the retention-window watch was not started"
+        pytest.skip(reason)
+    return run.visibility
+
+
+def _judged(watch: VisibilityWatch) -> None:
+    if watch.lost is not None or watch.mismatch is not None:
+        return  # judged by the caller: the call vanished before it was seen ending
+    if watch.skip_reason:
+        pytest.skip(watch.skip_reason)
+
+
+def _late(watch: VisibilityWatch, sample: Sample) -> str:
+    lo, hi = watch.since_end(sample)
+    return f"between {lo:.2f} s and {hi:.2f} s after the call ended (window {watch.window:g} s)"
+
+
+@pytest.mark.requirements("CALLS-WINDOW-VISIBLE")
+def test_ended_call_stays_visible_through_the_window(request, watch: VisibilityWatch) -> None:
+    _wait(request, watch, watch.visible_done)
+    print(watch.describe())
+    if watch.mismatch is not None:
+        raise RequirementViolation("CALLS-GET-MATCHES-SID", "CF107",
+                                   f"get of watched call {watch.sid}: {watch.mismatch.error}", watch.mismatch.exchange)
+    if watch.lost is not None:
+        lost = watch.lost
+        last_active = [p for p in watch.polls if p.present and p.error is None]
+        if last_active and lost.received <= last_active[-1].sent + watch.window:
+            raise RequirementViolation(
+                "CALLS-WINDOW-VISIBLE", "CF110",
+                f"call {watch.sid} answered {lost.status} {lost.received - last_active[-1].sent:.2f} s after it was "
+                f"last seen active ({last_active[-1].call_status}), without ever being seen ended: it vanished "
+                f"within the window of its end", lost.exchange)
+        pytest.skip("the watched call was never seen before it vanished: " + (watch.skip_reason or ""))
+    _judged(watch)
+    judged = [s for s in watch.samples if watch.inside_window(s) and s.error is None]
+    for sample in watch.samples:
+        if not watch.inside_window(sample):
+            continue
+        if sample.error is not None:
+            if sample.status is not None and sample.status >= 500:
+                raise RequirementViolation(
+                    "CALLS-NO-SERVER-ERROR", "CF102",
+                    f"{sample.kind} of an ended call {_late(watch, sample)}: server error {sample.status}",
+                    sample.exchange)
+            continue
+        if not sample.present:
+            what = "get answered " + str(sample.status) if sample.kind == "get" else "the list did not show it"
+            raise RequirementViolation(
+                "CALLS-WINDOW-VISIBLE", "CF110",
+                f"call {watch.sid}: {what} {_late(watch, sample)}, inside the retention window", sample.exchange)
+    if not judged:
+        pytest.skip("no sample of the watched call was both sent after its end and answered before the window "
+                    "closed (requests too slow for this window)")
+    latest = max(hi for _, hi in (watch.since_end(s) for s in judged))
+    print(f"visible in {len(judged)} samples inside the window, the latest up to {latest:.2f} s after the end")
+
+
+@pytest.mark.requirements("CALLS-WINDOW-EXPIRES")
+def test_ended_call_is_gone_after_the_window(request, watch: VisibilityWatch) -> None:
+    _wait(request, watch, watch.done)
+    print(watch.describe())
+    if watch.lost is not None or watch.mismatch is not None:
+        pytest.skip("the watch could not follow its call: see CALLS-WINDOW-VISIBLE")
+    _judged(watch)
+    checks = [s for s in watch.expiry if watch.after_window(s)]
+    if not checks:
+        pytest.skip("the watch took no sample after the window and grace had passed")
+    for sample in checks:
+        if sample.error is not None:
+            if sample.status is not None and sample.status >= 500:
+                raise RequirementViolation("CALLS-NO-SERVER-ERROR", "CF102",
+                                           f"{sample.kind} of an expired call: server error {sample.status}",
+                                           sample.exchange)
+            pytest.skip(f"the {sample.kind} after the window could not be judged: {sample.error}")
+        if sample.present:
+            lo, _ = watch.since_end(sample)
+            what = "get still answered it" if sample.kind == "get" else "the list still showed it"
+            raise RequirementViolation(
+                "CALLS-WINDOW-EXPIRES", "CF109",
+                f"call {watch.sid}: {what} at least {lo:.2f} s after it ended, past the window ({watch.window:g} s) "
+                f"and the grace period ({watch.grace:g} s)", sample.exchange)

@@ -1,0 +1,205 @@
+"""The verdict: evidence per requirement, the overall answer, `verdict.json` and the exit code.
+
+Tests declare the requirements they check (`@pytest.mark.requirements(...)`). A passing test is evidence
+that its requirements hold; a `RequirementViolation` fails the requirement it names; a skip or an error
+leaves the test's requirements not run, with the reason.
+
+Overall answer:
+  NOT CONFORMANT  a MUST requirement failed (or a SHOULD one, with --strict)
+  INCOMPLETE      nothing failed, but a selected testable requirement was not run (configuration, error)
+  CONFORMANT      every selected testable requirement passed (SHOULD failures are listed as warnings)
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conformance import __version__
+from conformance.catalogue import Requirement, load_catalogue
+
+CONFORMANT, NOT_CONFORMANT, INCOMPLETE = "CONFORMANT", "NOT CONFORMANT", "INCOMPLETE"
+
+# Exit codes of a run (documented in the README). 2-5 are pytest's own.
+EXIT_CONFORMANT = 0
+EXIT_NOT_CONFORMANT = 1
+EXIT_INTERRUPTED = 2
+EXIT_INTERNAL_ERROR = 3
+EXIT_USAGE_ERROR = 4
+EXIT_NO_TESTS = 5
+EXIT_INCOMPLETE = 6
+EXIT_PREFLIGHT_FAILED = 7
+
+VERDICT_SCHEMA_VERSION = 1
+
+
+@dataclass
+class Failure:
+    test: str
+    code: str
+    message: str
+    reproduce: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"test": self.test, "code": self.code, "message": self.message, "reproduce": self.reproduce}
+
+
+@dataclass
+class Evidence:
+    passed_by: list[str] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    not_run: list[tuple[str, str]] = field(default_factory=list)
+    selected: bool = False
+    collected: bool = False
+
+
+class Ledger:
+    """Collects, test by test, what is known of each requirement. Thread-safe."""
+
+    def __init__(self, catalogue: dict[str, Requirement] | None = None) -> None:
+        self.catalogue = catalogue or load_catalogue()
+        self.evidence: dict[str, Evidence] = {rid: Evidence() for rid in self.catalogue}
+        self._lock = threading.Lock()
+
+    def _get(self, requirement: str) -> Evidence:
+        if requirement not in self.evidence:
+            raise KeyError(f"unknown requirement id {requirement!r} (not in the catalogue)")
+        return self.evidence[requirement]
+
+    def collected(self, requirements: list[str], selected: bool) -> None:
+        with self._lock:
+            for rid in requirements:
+                ev = self._get(rid)
+                ev.collected = True
+                ev.selected = ev.selected or selected
+
+    def passed(self, test: str, requirements: list[str]) -> None:
+        with self._lock:
+            for rid in requirements:
+                self._get(rid).passed_by.append(test)
+
+    def failed(self, requirement: str, failure: Failure) -> None:
+        with self._lock:
+            ev = self._get(requirement)
+            ev.selected = ev.collected = True
+            ev.failures.append(failure)
+
+    def not_run(self, test: str, requirements: list[str], reason: str) -> None:
+        with self._lock:
+            for rid in requirements:
+                self._get(rid).not_run.append((test, reason))
+
+
+def requirement_status(req: Requirement, ev: Evidence) -> str:
+    if not req.testable:
+        return "untestable"
+    if ev.failures:
+        return "failed"
+    if ev.passed_by:
+        return "passed"
+    if ev.collected and not ev.selected:
+        return "not-selected"
+    return "not-run"
+
+
+def decide(ledger: Ledger, strict: bool) -> tuple[str, list[dict[str, Any]]]:
+    """The overall answer and the per-requirement rows."""
+    rows = []
+    must_failed = should_failed = not_run = False
+    for rid, req in ledger.catalogue.items():
+        ev = ledger.evidence[rid]
+        status = requirement_status(req, ev)
+        if status == "failed":
+            if req.level == "MUST" or strict:
+                must_failed = True
+            else:
+                should_failed = True
+        if status == "not-run" and req.level in ("MUST", "SHOULD"):
+            not_run = True
+        reasons = sorted({reason for _, reason in ev.not_run})
+        if status == "not-run" and not reasons:
+            reasons = ["no selected test checks it"] if ev.collected else ["no test checks it"]
+        if status == "not-selected":
+            reasons = ["its tests were deselected (-m/-k)"]
+        if status == "untestable":
+            reasons = [req.untestable_reason or "not observable through the API"]
+        rows.append({
+            "id": rid, "level": req.level, "area": req.area, "title": req.title, "status": status,
+            "tests": sorted(set(ev.passed_by) | {f.test for f in ev.failures}),
+            "failures": [f.as_dict() for f in ev.failures], "reasons": reasons,
+        })
+    del should_failed  # SHOULD failures do not change the answer unless strict; they are listed as warnings
+    if must_failed:
+        return NOT_CONFORMANT, rows
+    if not_run:
+        return INCOMPLETE, rows
+    return CONFORMANT, rows
+
+
+def exit_code_for(answer: str, accept_incomplete: bool) -> int:
+    if answer == NOT_CONFORMANT:
+        return EXIT_NOT_CONFORMANT
+    if answer == INCOMPLETE and not accept_incomplete:
+        return EXIT_INCOMPLETE
+    return EXIT_CONFORMANT
+
+
+def build_verdict(ledger: Ledger, *, strict: bool, accept_incomplete: bool, target: dict[str, Any],
+                  spec_version: str, started: float, stats: dict[str, Any]) -> dict[str, Any]:
+    answer, rows = decide(ledger, strict)
+    counts = {s: 0 for s in ("passed", "failed", "not-run", "not-selected", "untestable")}
+    for row in rows:
+        counts[row["status"]] += 1
+    warnings = [r["id"] for r in rows if r["status"] == "failed" and r["level"] != "MUST" and not strict]
+    return {
+        "schema_version": VERDICT_SCHEMA_VERSION,
+        "verdict": answer,
+        "exit_code": exit_code_for(answer, accept_incomplete),
+        "strict": strict,
+        "suite_version": __version__,
+        "spec_version": spec_version,
+        "target": target,
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "duration_seconds": round(time.time() - started, 2),
+        "counts": counts,
+        "warnings": warnings,
+        "failed_requirements": [r["id"] for r in rows if r["status"] == "failed" and r["id"] not in warnings],
+        "stats": stats,
+        "requirements": rows,
+    }
+
+
+def write_verdict(verdict: dict[str, Any], reports_dir: Path) -> Path:
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    path = reports_dir / "verdict.json"
+    path.write_text(json.dumps(verdict, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+_MARK = {"passed": "PASS", "failed": "FAIL", "not-run": "NOT RUN", "not-selected": "NOT SELECTED", "untestable": "UNTESTABLE"}
+
+
+def summary_lines(verdict: dict[str, Any]) -> list[str]:
+    """The terminal summary: one line per requirement, then the answer."""
+    lines = []
+    for row in verdict["requirements"]:
+        mark = _MARK[row["status"]]
+        if row["status"] == "failed" and row["id"] in verdict["warnings"]:
+            mark = "WARN"
+        why = ""
+        if row["failures"]:
+            first = row["failures"][0]
+            why = f"  {first['test']}: [{first['code']}] {first['message'].splitlines()[0]}"
+        elif row["status"] in ("not-run", "not-selected"):
+            why = "  " + "; ".join(row["reasons"])[:160]
+        lines.append(f"{mark:<12} {row['level']:<6} {row['id']}{why}")
+    c = verdict["counts"]
+    lines.append("")
+    lines.append(f"{c['passed']} passed, {c['failed']} failed ({len(verdict['warnings'])} SHOULD warnings), "
+                 f"{c['not-run']} not run, {c['not-selected']} not selected, {c['untestable']} untestable")
+    lines.append(f"VERDICT: {verdict['verdict']}  (exit code {verdict['exit_code']})")
+    return lines

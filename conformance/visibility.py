@@ -1,0 +1,541 @@
+"""The retention-window watch: one created call, followed from its creation until its record expires.
+
+The document promises that an ended call stays visible for ten minutes (the window, a setting of the
+run). Checking that takes real time, so the watch starts right after collection, runs in a background
+thread beside the rest of the run, and the window tests (ordered last) only judge what it observed:
+
+1. create one call (it counts against the run's call budget);
+2. poll it with get until it reaches a terminal status, which brackets the moment it ended between
+   the last request that still saw it active and the first that saw it ended
+   (`end_lower` <= end <= `end_upper`, in seconds of the monotonic clock);
+3. sample get AND list at several points of the window, the last one planned to complete shortly
+   before `end_lower + window`. A sample counts as inside the window only when it was sent after
+   `end_upper` and its answer arrived before `end_lower + window`: whatever the true end, the server
+   handled the request inside the window;
+4. once `end_upper + window + grace` has passed, get and list it once more: it should be gone.
+
+Every request is bounded (the client's timeout) and so is every wait (the call timeout, the window,
+the grace period), so the watch always finishes. Its requests use a client of their own (with the
+run's rate limiter) so that they do not show up among the exchanges of whatever test is running.
+
+The module also answers questions other tests ask: until when is a call certain to stay visible
+(`visible_until`, `find_lasting_call`), and which statuses did the run's requests see for a call,
+whoever sent them (`SEEN`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from collections.abc import Collection
+from typing import Any, Callable
+
+from conformance.checks import ACTIVE_STATUSES, TERMINAL_STATUSES
+from conformance.client import ApiClient, Exchange, ExchangeLog, RateLimited, TargetSession, TargetUnavailable
+
+#: Fractions of the window at which the call is sampled (the last sample is planned separately,
+#: just before the window closes).
+SAMPLE_FRACTIONS = (0.25, 0.5, 0.75)
+#: Consecutive failed requests (transport errors, 5xx, 429 after retries) after which the watch gives up.
+MAX_CONSECUTIVE_ERRORS = 5
+
+
+def poll_interval(window: float) -> float:
+    """Seconds between polls while waiting for the call to end: proportional to the window."""
+    return min(15.0, max(0.2, window / 20.0))
+
+
+# --- how long a call is certain to stay visible ------------------------------------------------
+
+
+def visible_until(call: Any, observed_at: float, window: float, created_at: float | None = None) -> float | None:
+    """Wall-clock time until which `call` must stay visible, or None when it cannot be known.
+
+    A call seen active at `observed_at` ends at that time or later, so it must stay visible until at
+    least `observed_at + window`. A call the run created at `created_at` ended after that, hence stays
+    visible until at least `created_at + window`. An ended call of unknown age may expire any moment.
+    """
+    bounds = []
+    if isinstance(call, dict) and call.get("call_status") in ACTIVE_STATUSES:
+        bounds.append(observed_at + window)
+    if created_at is not None:
+        bounds.append(created_at + window)
+    return max(bounds) if bounds else None
+
+
+def lasting_candidates(calls: list[Any], observed_at: float, window: float, created: dict[str, float],
+                       exclude: Collection[str] = (), need: float = 0.0) -> list[tuple[str, float | None, bool]]:
+    """Listed `calls` as (sid, visible_until, lasting), best first.
+
+    `created` maps the sids the run created to their creation (wall) times; `lasting` means certain to
+    stay visible at least `need` more seconds. Calls the run created come first (most recent first:
+    they are the suite's own), then other lasting calls, then calls whose age is unknown (a caller
+    cannot tell their disappearance from an expiry).
+    """
+    now = time.time()
+    ranked = []
+    for call in calls:
+        if not isinstance(call, dict) or not isinstance(call.get("call_sid"), str) or call["call_sid"] in exclude:
+            continue
+        sid = call["call_sid"]
+        until = visible_until(call, observed_at, window, created.get(sid))
+        lasting = until is not None and until >= now + need
+        ranked.append(((lasting, sid in created, until if until is not None else float("-inf")), (sid, until, lasting)))
+    ranked.sort(key=lambda pair: pair[0], reverse=True)
+    return [entry for _, entry in ranked]
+
+
+@dataclass
+class LastingCall:
+    sid: str
+    until: float | None  # wall time until which it is certain to be visible (None: unknown)
+    why: str
+
+
+def _gettable(client: ApiClient, sid: str, settle: float = 0.0) -> bool:
+    until = time.monotonic() + settle
+    while True:
+        status = client.get_call(sid).status
+        if 200 <= status < 300:
+            return True
+        if status != 404 or time.monotonic() >= until:
+            return False
+        time.sleep(0.1)
+
+
+def find_lasting_call(client: ApiClient, budget: Any, window: float, *, need: float, label: str,
+                      exclude: Collection[str] = (), settle: float = 2.0) -> LastingCall | None:
+    """A call of `client`'s account that its owner can get now and that is certain to stay visible for
+    `need` more seconds: a listed one (the run's own first), else a new one when the call budget
+    allows, else any listed call (of unknown age). None when the account has no call at all.
+
+    `budget` is the run's CallBudget; creating is only tried when its `skip_reason()` is None.
+    """
+    observed_at = time.time()
+    response = client.list_calls()
+    try:
+        listed = response.json() if response.status == 200 else []
+    except ValueError:
+        listed = []
+    created = {c.sid: c.created_at for c in budget.created}
+    candidates = lasting_candidates(listed if isinstance(listed, list) else [], observed_at, window, created,
+                                    exclude, need)
+    for sid, until, lasting in candidates:
+        if lasting and _gettable(client, sid):
+            mine = "a call this run created" if sid in created else "a call seen active"
+            return LastingCall(sid, until, f"{mine}, listed in the {label} account")
+    if budget.skip_reason() is None:
+        sent = time.time()
+        answer = budget.create(client=client)
+        try:
+            sid = answer.json().get("sid") if 200 <= answer.status < 300 else None
+        except (ValueError, AttributeError):
+            sid = None
+        if isinstance(sid, str) and _gettable(client, sid, settle):
+            return LastingCall(sid, sent + window, f"a call created in the {label} account for this check")
+    for sid, until, lasting in candidates:
+        if not lasting and _gettable(client, sid):
+            return LastingCall(sid, until, f"a listed call of the {label} account, of unknown age")
+    return None
+
+
+# --- every status the suite saw, whoever asked ------------------------------------------------
+
+
+@dataclass
+class Seen:
+    sid: str
+    call_status: str
+    sent: float  # monotonic
+    received: float
+    via: str  # "get" or "list"
+    exchange: Exchange | None
+
+
+class StatusLog:
+    """The statuses of calls as the suite's requests saw them, from any test or the watch's thread.
+
+    A server may show a status change to one observer only; a check that a terminal status never
+    turns active again reads what every request of the run saw. Thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[str, list[Seen]] = {}
+
+    def record(self, sid: Any, status: Any, sent: float, received: float, via: str,
+               exchange: Exchange | None) -> None:
+        if isinstance(sid, str) and isinstance(status, str):
+            with self._lock:
+                self._seen.setdefault(sid, []).append(Seen(sid, status, sent, received, via, exchange))
+
+    def record_response(self, response: Any, sent: float, received: float) -> None:
+        """Record the statuses a 2xx get (one call) or list (several) answer shows."""
+        if not 200 <= response.status < 300:
+            return
+        try:
+            body = response.json()
+        except ValueError:
+            return
+        if isinstance(body, dict):
+            self.record(body.get("call_sid"), body.get("call_status"), sent, received, "get", response.exchange)
+        elif isinstance(body, list):
+            for call in body:
+                if isinstance(call, dict):
+                    self.record(call.get("call_sid"), call.get("call_status"), sent, received, "list",
+                                response.exchange)
+
+    def of(self, sid: str) -> list[Seen]:
+        with self._lock:
+            return sorted(self._seen.get(sid, []), key=lambda seen: seen.sent)
+
+
+SEEN = StatusLog()
+
+
+# --- the watch ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    """One request of the watch and what it showed about the watched call."""
+
+    kind: str  # "get" or "list"
+    sent: float  # monotonic
+    received: float  # monotonic
+    status: int | None = None
+    present: bool | None = None  # the call was in the answer (None: the answer could not tell)
+    call_status: str | None = None
+    exchange: Exchange | None = None
+    error: str | None = None
+
+    @property
+    def latency(self) -> float:
+        return self.received - self.sent
+
+
+@dataclass
+class VisibilityWatch:
+    """What the watch saw. Read it only after `visible_done` (samples) or `done` (expiry) is set."""
+
+    window: float
+    grace: float
+    call_timeout: float
+    client: ApiClient | None = None
+    sid: str | None = None
+    created_sent: float | None = None  # monotonic time the create was sent
+    create_exchange: Exchange | None = None
+    phase: str = "starting"
+    skip_reason: str | None = None  # why the window cannot be judged (the call never ended, ...)
+    polls: list[Sample] = field(default_factory=list)  # gets while waiting for the end
+    lost: Sample | None = None  # a 404 before the call was seen ending
+    mismatch: Sample | None = None  # a get that answered another call than the one asked for
+    settle: float = 2.0  # seconds a created call may take to become gettable (D-35)
+    end_lower: float | None = None
+    end_upper: float | None = None
+    samples: list[Sample] = field(default_factory=list)  # gets and lists planned inside the window
+    expiry: list[Sample] = field(default_factory=list)  # gets and lists after window + grace
+    planned_samples: int = 0
+    margin: float = 0.0
+    visible_done: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    _counted: Callable[[int], None] | None = None
+
+    # Lifecycle of the watch ---------------------------------------------------------------------
+    def give_up(self, reason: str) -> None:
+        self.skip_reason = self.skip_reason or reason
+        self.phase = "stopped"
+        self.visible_done.set()
+        self.done.set()
+
+    def stop(self) -> None:
+        """Stop the thread (bounded by one request timeout) and account for its requests."""
+        self._stop.set()
+        if self._thread is not None and self._thread.is_alive():
+            self._thread.join(timeout=(self.client.session.timeout if self.client else 0.0) + 2.0)
+        if not self.done.is_set():
+            self.give_up("the run ended before the retention-window watch finished")
+        if self._counted is not None and self.client is not None:
+            self._counted(self.client.session.log.total)
+            self._counted = None
+            self.client.session.close()
+
+    def expected_visible_done(self) -> float | None:
+        """Monotonic time by which the window samples should be complete (None: not known yet)."""
+        if self.visible_done.is_set():
+            return time.monotonic()
+        if self.end_lower is not None:
+            return self.end_lower + self.window
+        if self.created_sent is not None:
+            return self.created_sent + self.call_timeout + self.window
+        return None
+
+    def expected_done(self) -> float | None:
+        """Monotonic time by which the expiry check should be complete (None: not known yet)."""
+        if self.done.is_set():
+            return time.monotonic()
+        if self.end_upper is not None:
+            return self.end_upper + self.window + self.grace
+        if self.created_sent is not None:
+            return self.created_sent + self.call_timeout + self.window + self.grace
+        return None
+
+    def deadline(self) -> float:
+        """Monotonic time after which a waiting test stops waiting, whatever happened."""
+        timeout = self.client.session.timeout if self.client else 15.0
+        start = self.created_sent if self.created_sent is not None else time.monotonic()
+        # Every phase is bounded: the end, the window, the grace, and a few requests per sample.
+        return start + self.call_timeout + self.window + self.grace + (self.planned_samples + 8) * 2 * timeout + 30.0
+
+    # Window bounds -----------------------------------------------------------------------------
+    def inside_window(self, sample: Sample) -> bool:
+        """The server handled the request after the call ended and before the window closed."""
+        if self.end_lower is None or self.end_upper is None:
+            return False
+        return sample.sent >= self.end_upper and sample.received <= self.end_lower + self.window
+
+    def after_window(self, sample: Sample) -> bool:
+        """The request was sent once the window and the grace period had certainly passed."""
+        return self.end_upper is not None and sample.sent >= self.end_upper + self.window + self.grace
+
+    def since_end(self, sample: Sample) -> tuple[float, float]:
+        """How long after the end the request was handled: a range, since the end is bracketed."""
+        assert self.end_lower is not None and self.end_upper is not None
+        return max(0.0, sample.sent - self.end_upper), max(0.0, sample.received - self.end_lower)
+
+    def describe(self) -> str:
+        """A one-paragraph account of what the watch saw, for test output."""
+        parts = [f"watched call {self.sid or '(none)'}; phase {self.phase}"]
+        if self.polls:
+            statuses = [p.call_status or str(p.status) for p in self.polls]
+            compact = [s for i, s in enumerate(statuses) if i == 0 or s != statuses[i - 1]]
+            parts.append("statuses seen: " + " -> ".join(compact))
+        if self.end_lower is not None and self.end_upper is not None:
+            parts.append(f"ended between {self.end_lower - (self.created_sent or 0):.2f} s and "
+                         f"{self.end_upper - (self.created_sent or 0):.2f} s after its create")
+        for sample in self.samples + self.expiry:
+            if self.end_lower is None:
+                break
+            lo, hi = self.since_end(sample)
+            where = "inside" if self.inside_window(sample) else ("after" if self.after_window(sample) else "at the edge of")
+            seen = "error: " + sample.error if sample.error else ("present" if sample.present else "absent")
+            parts.append(f"{sample.kind} {lo:.2f}-{hi:.2f} s after the end ({where} the window): {sample.status} {seen}")
+        if self.skip_reason:
+            parts.append("not judged: " + self.skip_reason)
+        return "\n  ".join(parts)
+
+    # The thread --------------------------------------------------------------------------------
+    def _sleep_until(self, when: float) -> bool:
+        """Sleep until monotonic `when`; False when the watch was stopped meanwhile."""
+        remaining = when - time.monotonic()
+        if remaining > 0:
+            return not self._stop.wait(remaining)
+        return not self._stop.is_set()
+
+    def _get(self) -> Sample:
+        assert self.client is not None and self.sid is not None
+        sent = time.monotonic()
+        try:
+            response = self.client.get_call(self.sid)
+        except (TargetUnavailable, RateLimited) as error:
+            return Sample("get", sent, time.monotonic(), error=f"{type(error).__name__}: {error}")
+        sample = Sample("get", sent, time.monotonic(), response.status, exchange=response.exchange)
+        SEEN.record_response(response, sent, sample.received)
+        if 200 <= response.status < 300:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            if not isinstance(body, dict):
+                sample.error = f"the {response.status} answer is not a JSON object"
+            elif body.get("call_sid") != self.sid:
+                sample.error = f"the {response.status} answer is another call ({body.get('call_sid')!r})"
+                self.mismatch = self.mismatch or sample
+            else:
+                sample.present = True
+                status = body.get("call_status")
+                sample.call_status = status if isinstance(status, str) else None
+        elif response.status in (404, 410):
+            sample.present = False
+        else:
+            sample.error = f"answered {response.status}"
+        return sample
+
+    def _list(self) -> Sample:
+        assert self.client is not None and self.sid is not None
+        sent = time.monotonic()
+        try:
+            response = self.client.list_calls()
+        except (TargetUnavailable, RateLimited) as error:
+            return Sample("list", sent, time.monotonic(), error=f"{type(error).__name__}: {error}")
+        sample = Sample("list", sent, time.monotonic(), response.status, exchange=response.exchange)
+        SEEN.record_response(response, sent, sample.received)
+        try:
+            body = response.json() if response.status == 200 else None
+        except ValueError:
+            body = None
+        if isinstance(body, list):
+            match = [c for c in body if isinstance(c, dict) and c.get("call_sid") == self.sid]
+            sample.present = bool(match)
+            if match and isinstance(match[0].get("call_status"), str):
+                sample.call_status = match[0]["call_status"]
+        else:
+            sample.error = f"answered {response.status}" if response.status != 200 else "the 200 answer is not a JSON array"
+        return sample
+
+    def _wait_for_end(self) -> bool:
+        """Poll get until a terminal status; sets the end bracket. False when the watch cannot go on."""
+        assert self.created_sent is not None
+        interval = poll_interval(self.window)
+        deadline = self.created_sent + self.call_timeout
+        last_active_sent = self.created_sent  # the call cannot have ended before it was created
+        seen = False
+        errors = 0
+        while True:
+            sample = self._get()
+            self.polls.append(sample)
+            if sample.error is None and sample.present and sample.call_status in TERMINAL_STATUSES:
+                self.end_lower, self.end_upper = last_active_sent, sample.received
+                return True
+            settling = sample.error is None and sample.present is False and not seen \
+                and sample.received < self.created_sent + self.settle
+            if settling:
+                pass  # not gettable yet: allowed for the settle time after the create
+            elif sample.error is None and sample.present is False:
+                self.lost = sample
+                self.give_up("the watched call disappeared before it was seen ending")
+                return False
+            elif sample.error is None and sample.present:
+                seen = True
+                last_active_sent = sample.sent
+                errors = 0
+            else:
+                errors += 1
+                if errors >= MAX_CONSECUTIVE_ERRORS:
+                    self.give_up(f"{errors} consecutive failed requests while waiting for the watched call to end "
+                                 f"(last: {sample.error})")
+                    return False
+            if time.monotonic() >= deadline:
+                self.give_up(f"the watched call did not reach a terminal status within the call timeout "
+                             f"({self.call_timeout:g} s; last status {sample.call_status or sample.status}): "
+                             f"see CALLS-LIFECYCLE-ENDS")
+                return False
+            pause = min(interval, 0.1) if settling else interval
+            if not self._sleep_until(min(time.monotonic() + pause, deadline)):
+                return False
+
+    def _sample_window(self) -> bool:
+        assert self.end_lower is not None and self.end_upper is not None
+        latencies = [p.latency for p in self.polls] or [0.0]
+        # The plan: one sample as soon as the end is known, some through the window, and a last one
+        # planned to complete before end_lower + window whatever the request time. A sample planned
+        # before end_upper is pushed after it (it would not prove anything about the ended call).
+        plan = [self.end_upper] + [max(self.end_upper, self.end_lower + f * self.window) for f in SAMPLE_FRACTIONS]
+        self.planned_samples = len(plan) + 1
+        for when in plan:
+            if not self._sleep_until(when):
+                return False
+            self._sample_pair(self.samples)
+        # The last sample: its get and list must both be answered before the window closes. Allow
+        # twice the slowest get-plus-list seen so far, and a little for the scheduler.
+        slowest = max(latencies + [s.latency for s in self.samples])
+        self.margin = min(self.window / 4, 0.1 + 2 * 2 * slowest)
+        last = max(self.end_upper, self.end_lower + self.window - self.margin)
+        if not self._sleep_until(last):
+            return False
+        self._sample_pair(self.samples)
+        return True
+
+    def _sample_pair(self, into: list[Sample]) -> None:
+        into.append(self._get())
+        into.append(self._list())
+
+    def _run(self) -> None:
+        try:
+            self.phase = "waiting for the call to end"
+            if not self._wait_for_end():
+                return
+            self.phase = "sampling the window"
+            if not self._sample_window():
+                self.give_up("the watch was stopped during the window")
+                return
+            self.visible_done.set()
+            self.phase = "waiting for the window and grace to pass"
+            assert self.end_upper is not None
+            if not self._sleep_until(self.end_upper + self.window + self.grace):
+                self.give_up("the watch was stopped before the window had passed")
+                return
+            self.phase = "checking that the call is gone"
+            self._sample_pair(self.expiry)
+            self.phase = "finished"
+        except Exception as error:  # the thread must never die silently
+            self.give_up(f"the watch failed: {type(error).__name__}: {error}")
+        finally:
+            self.visible_done.set()
+            self.done.set()
+
+    def progress(self) -> str:
+        now = time.monotonic()
+        end = self.expected_done()
+        left = f"about {max(0.0, end - now):.0f} s left" if end is not None else "time left unknown"
+        judged = len([s for s in self.samples if s.kind == "get"])
+        return (f"retention window: watching 1 call ({self.sid}); {self.phase}; "
+                f"{judged} of {self.planned_samples or '?'} window samples taken; {left}")
+
+
+def start_watch(run: Any) -> VisibilityWatch:
+    """Create the watched call now and follow it in a background thread. Never raises.
+
+    `run` is the plugin's Run: its config, its call budget and its rate limiter are used. The call
+    counts against the budget like any other; when creating is not possible the watch is returned
+    already finished, with the reason, and the window tests skip with it.
+    """
+    cfg = run.config
+    watch = VisibilityWatch(window=cfg.window, grace=cfg.grace, call_timeout=cfg.call_timeout)
+    settle = getattr(cfg, "settle", None)
+    if isinstance(settle, (int, float)):
+        watch.settle = float(settle)
+    reason = run.budget.skip_reason()
+    if reason:
+        watch.give_up(reason)
+        return watch
+    shared = run.api.session
+    # A session of its own (requests sessions are not meant to be shared between threads) and a log of
+    # its own (its exchanges are not those of the test running meanwhile); the run's rate limit holds.
+    session = TargetSession(timeout=shared.timeout, verify=shared.verify, limiter=shared.limiter,
+                            log=ExchangeLog(keep=20), token_envs=dict(shared.token_envs))
+    client = ApiClient(cfg.base_url, cfg.account_sid, cfg.token, session)
+    watch.client = client
+
+    def count(total: int) -> None:
+        run.log.total += total
+
+    watch._counted = count
+    try:
+        run.budget.reserve()  # cannot skip: the budget was just found open
+        body = run.budget.payload()
+        watch.created_sent = time.monotonic()
+        response = client.create_call(body)
+        watch.create_exchange = response.exchange
+        sid = None
+        if 200 <= response.status < 300:
+            try:
+                answer = response.json()
+                sid = answer.get("sid") if isinstance(answer, dict) else None
+            except ValueError:
+                sid = None
+        if not isinstance(sid, str) or not sid:
+            watch.give_up(f"the watch could not create its call (answered {response.status}): "
+                          f"see CALLS-CREATE-SUCCESS")
+            return watch
+        run.budget.remember(sid, body)
+        watch.sid = sid
+    except Exception as error:  # a broken target must not break the run's start
+        watch.give_up(f"the watch could not create its call: {type(error).__name__}: {error}")
+        return watch
+    watch._thread = threading.Thread(target=watch._run, name="calls-retention-window", daemon=True)
+    watch._thread.start()
+    return watch

@@ -1,0 +1,84 @@
+"""The verdict: how evidence per requirement becomes CONFORMANT, NOT CONFORMANT or INCOMPLETE."""
+
+import json
+
+from conformance.catalogue import Requirement
+from conformance.verdict import (CONFORMANT, INCOMPLETE, NOT_CONFORMANT, Failure, Ledger, build_verdict,
+                                 decide, exit_code_for, summary_lines, write_verdict)
+
+
+def req(rid, level="MUST", testable=True):
+    return Requirement(rid, level, "get", ("getCall",), f"title of {rid}", "decision", "q", None, testable,
+                       None if testable else "cannot be observed")
+
+
+def ledger_with(*requirements):
+    ledger = Ledger({r.id: r for r in requirements})
+    ledger.collected([r.id for r in requirements if r.testable], selected=True)
+    return ledger
+
+
+def test_all_passed_is_conformant():
+    ledger = ledger_with(req("CALLS-A"), req("CALLS-B", "SHOULD"), req("CALLS-C", testable=False))
+    ledger.passed("t1", ["CALLS-A", "CALLS-B"])
+    assert decide(ledger, strict=False)[0] == CONFORMANT
+
+
+def test_a_failed_must_is_not_conformant_even_if_another_test_passed_it():
+    ledger = ledger_with(req("CALLS-A"))
+    ledger.passed("t1", ["CALLS-A"])
+    ledger.failed("CALLS-A", Failure("t2", "CF101", "boom", "curl ..."))
+    answer, rows = decide(ledger, strict=False)
+    assert answer == NOT_CONFORMANT
+    assert rows[0]["status"] == "failed" and rows[0]["failures"][0]["reproduce"] == "curl ..."
+
+
+def test_a_failed_should_is_a_warning_unless_strict():
+    ledger = ledger_with(req("CALLS-A"), req("CALLS-B", "SHOULD"))
+    ledger.passed("t1", ["CALLS-A"])
+    ledger.failed("CALLS-B", Failure("t2", "CF101", "201 expected"))
+    assert decide(ledger, strict=False)[0] == CONFORMANT
+    assert decide(ledger, strict=True)[0] == NOT_CONFORMANT
+
+
+def test_a_requirement_not_run_makes_the_run_incomplete():
+    ledger = ledger_with(req("CALLS-A"), req("CALLS-B"))
+    ledger.passed("t1", ["CALLS-A"])
+    ledger.not_run("t2", ["CALLS-B"], "creating calls is disabled")
+    answer, rows = decide(ledger, strict=False)
+    assert answer == INCOMPLETE
+    assert rows[1]["reasons"] == ["creating calls is disabled"]
+    assert exit_code_for(answer, accept_incomplete=False) == 6
+    assert exit_code_for(answer, accept_incomplete=True) == 0
+
+
+def test_deselected_requirements_are_reported_but_do_not_make_the_run_incomplete():
+    ledger = Ledger({"CALLS-A": req("CALLS-A"), "CALLS-W": req("CALLS-W")})
+    ledger.collected(["CALLS-A"], selected=True)
+    ledger.collected(["CALLS-W"], selected=False)
+    ledger.passed("t1", ["CALLS-A"])
+    answer, rows = decide(ledger, strict=False)
+    assert answer == CONFORMANT
+    assert rows[1]["status"] == "not-selected"
+
+
+def test_a_requirement_no_test_checks_makes_the_run_incomplete():
+    ledger = Ledger({"CALLS-A": req("CALLS-A")})
+    answer, rows = decide(ledger, strict=False)
+    assert answer == INCOMPLETE and rows[0]["reasons"] == ["no test checks it"]
+
+
+def test_verdict_json_names_the_failing_requirement_and_summary_ends_with_the_answer(tmp_path):
+    ledger = ledger_with(req("CALLS-A"), req("CALLS-B", "SHOULD"))
+    ledger.failed("CALLS-A", Failure("test_x", "CF106", "a 3-byte body, expected none"))
+    ledger.failed("CALLS-B", Failure("test_y", "CF101", "answered 200, expected 201"))
+    verdict = build_verdict(ledger, strict=False, accept_incomplete=False, target={"base_url": "http://x/v1"},
+                            spec_version="1.0.0", started=0.0, stats={})
+    path = write_verdict(verdict, tmp_path)
+    data = json.loads(path.read_text())
+    assert data["verdict"] == NOT_CONFORMANT and data["exit_code"] == 1
+    assert data["failed_requirements"] == ["CALLS-A"] and data["warnings"] == ["CALLS-B"]
+    lines = summary_lines(data)
+    assert lines[-1].startswith("VERDICT: NOT CONFORMANT")
+    assert any(line.startswith("FAIL") and "CALLS-A" in line and "CF106" in line for line in lines)
+    assert any(line.startswith("WARN") and "CALLS-B" in line for line in lines)
