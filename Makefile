@@ -33,6 +33,9 @@ test: install
 reference: $(BIN)/.installed
 	$(BIN)/calls-conformance reference --host $(HOST) --port $(PORT) --window $(WINDOW)
 
+report: install
+	$(BIN)/python -c 'from pathlib import Path; from conformance.report import generate_html; generate_html(Path("$(REPORTS)"))'
+
 bench: install
 	$(BIN)/python bench/run.py
 

@@ -58,7 +58,7 @@ def pytest_args(values: dict[str, object], extra: list[str]) -> list[str]:
     args = [
         "-c", str(PACKAGE_DIR / "suite" / "conformance.ini"), "--rootdir", str(PACKAGE_DIR.parent),
         "-p", "conformance.plugin", "-p", "no:cacheprovider",
-        f"--junitxml={reports_dir / 'junit.xml'}", f"--alluredir={reports_dir / 'allure-results'}",
+        f"--junitxml={reports_dir / 'junit.xml'}", f"--alluredir={reports_dir / 'allure-results'}", "--clean-alluredir",
     ]
     for option in OPTIONS:
         value = values.get(option.dest)

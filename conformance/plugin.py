@@ -52,6 +52,15 @@ class CallBudget:
         self.run = run
         self.created: list[CreatedCall] = []
         self.attempts = 0
+        self._spent: dict[str, int] = {}
+
+    def count(self, purpose: str) -> None:
+        """Take one create from the budget on behalf of `purpose` (e.g. the generated tests)."""
+        self.attempts += 1
+        self._spent[purpose] = self._spent.get(purpose, 0) + 1
+
+    def spent(self, purpose: str) -> int:
+        return self._spent.get(purpose, 0)
 
     def skip_reason(self) -> str | None:
         cfg = self.run.config
@@ -251,17 +260,28 @@ def _violations(error: BaseException | None) -> list[RequirementViolation]:
     return _violations(error.__cause__) if isinstance(error.__cause__, BaseException) else []
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Iterator[Any]:
+def _attaching_failures(item: pytest.Item, start: bool) -> Iterator[Any]:
+    """Run a test phase; when it raises, attach its exchanges and curl reproductions to the report."""
     if _RUN_KEY not in item.config.stash:
         return (yield)
     log = current_run(item.config).log
-    log.drain()
+    if start:
+        log.drain()  # what came before this test belongs to no one
     try:
         return (yield)
     except BaseException as error:
         reporting.attach_failure(_violations(error), log.drain())
         raise
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[Any]:
+    return (yield from _attaching_failures(item, start=True))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[Any]:
+    return (yield from _attaching_failures(item, start=False))
 
 
 @pytest.hookimpl(wrapper=True)

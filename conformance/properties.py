@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # Generated create fields that cannot reach anybody; everything else comes from the configuration.
 HARMLESS_CREATE_FIELDS = ("tag", "timeout", "timeLimit")
-# On an external target property tests may spend at most this many calls; the scenarios need the rest.
-PROPERTY_CALLS_EXTERNAL = 2
+# On an external target the generated tests may spend at most this many calls; the scenarios need the rest.
+GENERATED_CALLS_EXTERNAL = {"property": 1, "stateful": 2}
 
 CHECKS = [
     "not_a_server_error", "status_code_conformance", "content_type_conformance", "response_schema_conformance",
@@ -79,11 +79,14 @@ def _mode(case: Any) -> GenerationMode:
     return case.meta.generation.mode if case.meta is not None else GenerationMode.POSITIVE
 
 
-def property_budget(run: "Run") -> int:
-    return run.config.max_calls if run.config.embedded else min(PROPERTY_CALLS_EXTERNAL, run.config.max_calls)
+def generated_calls_allowed(run: "Run", purpose: str) -> bool:
+    """Whether a generated test (`property` or `stateful`) may create one more call."""
+    if run.budget.skip_reason():
+        return False
+    return run.config.embedded or run.budget.spent(purpose) < GENERATED_CALLS_EXTERNAL[purpose]
 
 
-def prepare_case(case: Any, run: "Run") -> None:
+def prepare_case(case: Any, run: "Run", purpose: str = "property") -> None:
     """Point a generated case at the configured account and make any create safe; rejects unsafe examples."""
     cfg = run.config
     params = case.path_parameters or {}
@@ -100,9 +103,9 @@ def prepare_case(case: Any, run: "Run") -> None:
         if isinstance(case.body.get("tag"), dict):
             body["tag"] = {**case.body["tag"], **configured["tag"]}
         case.body = body
-        if run.budget.attempts >= property_budget(run) or run.budget.skip_reason():
+        if not generated_calls_allowed(run, purpose):
             hypothesis.reject()  # the call budget is spent: no more positive creates
-        run.budget.attempts += 1
+        run.budget.count(purpose)
         return
     body = {k: v for k, v in case.body.items() if k in HARMLESS_CREATE_FIELDS or k in ("from", "to", "application_sid")}
     if isinstance(body.get("to"), dict):
@@ -137,6 +140,10 @@ def _negative_in_body(case: Any) -> bool:
 
 def _requirement_for(failure: Failure, case: Any, operation_id: str) -> str:
     code = failure.code
+    mistyped_body = operation_id == "createCall" and _negative_in_body(case) and \
+        invalid_create_requirement(case.body) == "CALLS-CREATE-REJECTS-MISTYPED"
+    if code in ("ST101", "ST102") and mistyped_body:
+        return "CALLS-CREATE-REJECTS-MISTYPED"  # input the document does not call invalid (D-30)
     if code in _BY_CODE:
         return _BY_CODE[code]
     by_op = _BY_OPERATION.get(operation_id, {})
@@ -164,12 +171,14 @@ def as_violations(group: FailureGroup, case: Any, run: "Run") -> ExceptionGroup:
         text = REDACT(f"{failure.title}: {failure.message}".strip().replace("\n\n", "\n"))
         violations.append(RequirementViolation(_requirement_for(failure, case, operation_id), failure.code,
                                                f"{case.operation.label}: {text}", exchange))
-    return ExceptionGroup(f"{len(violations)} requirement violation(s)", violations)
+    first = violations[0].render().splitlines()[0]
+    more = f" (+{len(violations) - 1} more)" if len(violations) > 1 else ""
+    return ExceptionGroup(f"{first}{more}", violations)
 
 
-def send(case: Any, run: "Run") -> Any:
+def send(case: Any, run: "Run", purpose: str = "property") -> Any:
     """Make the case safe, send it through the run's session, remember any call it created."""
-    prepare_case(case, run)
+    prepare_case(case, run, purpose)
     response = case.call(session=run.api.session, headers=run.api.auth_headers())
     remember_created(case, response, run)
     if case.method.upper() == "POST" and response.status_code == 480:

@@ -64,7 +64,7 @@ def _send(operation: str, authorization, run, calls, existing_sid: str):
     body = calls.payload()
     response = api.request("POST", api.calls_path(), json=body, authorization=authorization)
     if 200 <= response.status < 300:
-        calls.attempts += 1  # the refused request was accepted: it counts against the budget after all
+        calls.count("accepted-refusal")  # the refused request was accepted: it counts against the budget after all
         try:
             answer = response.json()
             calls.remember(answer.get("sid") if isinstance(answer, dict) else None, body)

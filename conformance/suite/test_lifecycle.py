@@ -32,13 +32,7 @@ from conformance.client import Response
 from conformance import spec
 from conformance.visibility import SEEN, find_lasting_call, lasting_candidates
 
-DEFAULT_SETTLE = 2.0  # seconds a created call may take to become gettable (D-35)
 AFTER_END_POLLS = 2  # gets after the first terminal status, to see that it stays terminal
-
-
-def _settle(target) -> float:
-    value = getattr(target, "settle", None)
-    return float(value) if isinstance(value, (int, float)) else DEFAULT_SETTLE
 
 
 def _poll_cap(target) -> float:
@@ -148,7 +142,7 @@ def created(api, calls, target) -> Created:
     result = Created(body, response, _sid_of(response), sent)
     if result.sid is None:
         return result
-    settle_until = time.monotonic() + _settle(target)
+    settle_until = time.monotonic() + target.settle
     while True:  # like _get_settled, keeping every attempt
         observation = _get(api, result.sid)
         result.gets.append(observation)
@@ -197,14 +191,14 @@ def life(api, target, created: Created) -> Life:
 
 
 @pytest.fixture(scope="module")
-def deletion(api, run, calls, target, created: Created, life: Life) -> Deletion:
+def deletion(api, calls, target, created: Created, life: Life) -> Deletion:
     """Delete the (ended) call, then get, list, check another call of the account, and delete again."""
     sid = created.require_sid()
     # Another call of the account, certain to stay visible while the delete is checked when possible:
     # one this run created less than a window ago, or one seen active; else a new one if the budget
     # allows; else any listed call (its disappearance then proves nothing).
     other = find_lasting_call(api, calls, target.window, need=min(10.0, target.window / 2), label="tested",
-                              exclude={sid}, settle=_settle(target))
+                              exclude={sid}, settle=target.settle)
     other_sid, other_until = (other.sid, other.until) if other else (None, None)
     why = other.why if other else "no other call of the account could be got"
     # Every other listed call certain to stay visible (seen active, or created by this run less than a
@@ -332,7 +326,7 @@ def test_created_call_can_be_got_at_once(created: Created, target) -> None:
     if response.status == 404:
         raise violation("CALLS-CREATE-VISIBLE", "CF110",
                         f"created call {sid} still answered 404 {first.received - created.sent:.2f} s after its create "
-                        f"(settle time {_settle(target):g} s)", response)
+                        f"(settle time {target.settle:g} s)", response)
     expect_status(response, 200, "CALLS-GET-200", f"get of the call just created ({sid})")
     call = expect_call_object(expect_json(response, "CALLS-GET-200", "get of the created call"), response,
                               "get of the created call")

@@ -1,6 +1,7 @@
 """Stateful tests: Schemathesis follows the OpenAPI links of openapi.yaml (create -> get -> delete -> get)
 and checks that a created call is available and that a deleted one is gone."""
 
+import hypothesis
 import pytest
 from schemathesis.core.failures import FailureGroup
 
@@ -23,7 +24,7 @@ else:
 
 class LinkedCalls(schema.as_state_machine()):
     def call(self, case, **kwargs):
-        return properties.send(case, RUN)
+        return properties.send(case, RUN, purpose="stateful")
 
     def validate_response(self, response, case, additional_checks=None, **kwargs):
         try:
@@ -40,4 +41,9 @@ def test_linked_create_get_delete_sequences_follow_the_contract(calls):
     reason = calls.skip_reason()
     if reason:
         pytest.skip(reason)
-    LinkedCalls.run(settings=properties.stateful_settings(RUN))
+    try:
+        LinkedCalls.run(settings=properties.stateful_settings(RUN))
+    except hypothesis.errors.Unsatisfiable:
+        if properties.generated_calls_allowed(RUN, "stateful"):
+            raise
+        pytest.skip("the call budget for linked sequences is spent (--max-calls)")

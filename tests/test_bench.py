@@ -1,0 +1,181 @@
+"""The benchmark script (bench/run.py): its statistics, parsing and report rendering, and its --help.
+No timing is asserted: the numbers depend on the machine."""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+
+
+def _load(name: str):
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+run = _load("run")
+breakdown = _load("profile_breakdown")
+
+
+def test_summarize_gives_median_and_spread_and_ignores_missing_values() -> None:
+    summary = run.summarize([3.0, None, 1.0, 10.0])
+    assert (summary.median, summary.low, summary.high, summary.count) == (3.0, 1.0, 10.0, 3)
+    assert summary.spread == 9.0
+    assert run.summarize([2.0, 4.0]).median == 3.0
+    assert run.summarize([]) is None
+    assert run.summarize([None]) is None
+
+
+def test_cells_show_median_and_range() -> None:
+    summary = run.summarize([12.34, 10.0, 15.0])
+    assert run.median_cell(summary, "s") == "12.3 s"
+    assert run.spread_cell(summary) == "10.0 – 15.0"
+    assert run.spread_cell(run.summarize([7.0])) == "7.0"
+    assert run.spread_cell(run.summarize([7.01, 7.02])) == "7.0"  # same when rounded: one value
+    assert run.median_cell(None) == "–" and run.spread_cell(None) == "–"
+    assert run.median_cell(run.summarize([4.0]), "", 0) == "4"
+
+
+def test_ratio_and_target_verdict() -> None:
+    assert run.ratio(9.0, 10.0) == pytest.approx(0.9)
+    assert run.ratio(None, 10.0) is None and run.ratio(1.0, 0) is None
+    assert run.verdict_of(0.95, lambda v: v >= 0.9) == "met"
+    assert run.verdict_of(0.5, lambda v: v >= 0.9) == "NOT met"
+    assert run.verdict_of(None, lambda v: True) == "–"
+
+
+def test_markdown_table_escapes_pipes() -> None:
+    table = run.markdown_table(["a", "b"], [["x|y", 1], ["z", "two\nlines"]])
+    assert table.splitlines() == ["| a | b |", "|---|---|", "| x\\|y | 1 |", "| z | two lines |"]
+
+
+def _stats(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def test_junit_times_are_summed_by_file_and_hypothesis_statistics_parsed(tmp_path: Path) -> None:
+    statistics = ("x::test_create:\n\n  - during generate phase (3.04 seconds):\n"
+                  "    - 25 passing, 0 failing, and 131 invalid test cases\n")
+    (tmp_path / "junit.xml").write_text(
+        '<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="s" tests="3"><properties>'
+        f'<property name="hypothesis-statistics-conformance/suite/test_properties.py::test_create" value="{_stats(statistics)}"/>'
+        '<property name="other" value="1"/></properties>'
+        '<testcase classname="conformance.suite.test_auth" name="a" time="0.25"/>'
+        '<testcase classname="conformance.suite.test_auth" name="b" time="0.5"/>'
+        '<testcase classname="conformance.suite.test_properties" name="test_create" time="4"/>'
+        "</testsuite></testsuites>", encoding="utf-8")
+    assert run.junit_file_times(tmp_path / "junit.xml") == {"test_auth.py": 0.75, "test_properties.py": 4.0}
+    assert run.junit_hypothesis_stats(tmp_path / "junit.xml") == {
+        "test_create": {"passing": 25, "failing": 0, "invalid": 131, "generate_seconds": 3.04}}
+
+
+def _suite_run(name: str, wall: float, calls: int, requests: int, **extra) -> dict:
+    return {"name": name, "wall_seconds": wall, "exit_code": 0, "cpu_seconds": wall / 2, "verdict": "CONFORMANT",
+            "pytest_seconds": wall - 2, "tests_seconds": wall - 5,
+            "file_seconds": {"test_auth.py": 1.0, "test_lifecycle.py": wall - 6},
+            "suite_stats": {"calls_created": calls, "requests_sent": requests - 10},
+            "server": {"requests": requests, "calls_stored": calls, "creates_accepted": calls, "request_span_seconds": wall - 3,
+                       "by_method": {"GET": requests}, "by_agent": {"calls-api-conformance": requests}},
+            "hypothesis": {"test_create": {"passing": 25, "failing": 0, "invalid": 75, "generate_seconds": 1.5}},
+            **extra}
+
+
+def test_report_renders_every_section_with_targets() -> None:
+    results = {
+        "machine": {"date": "2026-11-26 21:00 UTC", "cores": 2, "platform": "Linux", "machine": "x86_64",
+                    "python": "3.11.7", "versions": {"schemathesis": "4.32.5", "hypothesis": "6.170.17",
+                                                     "pytest": "9.2.0", "uvicorn": "0.54.0", "requests": "2.34.2"}},
+        "runs": 3, "quick": False, "examples": 25, "load_start": 1.5, "load_end": 2.5, "loads": [1.5, 2.0, 2.5],
+        "embedded_default": [_suite_run("d", w, 113, 850) for w in (20.0, 22.0, 30.0)],
+        "embedded_not_slow": [_suite_run("n", w, 112, 830) for w in (18.0, 19.0, 21.0)],
+        "external_not_slow": [_suite_run("e", w, c, 390) for w, c in ((40.0, 4), (41.0, 4), (45.0, 5))],
+        "throughput": {
+            "suite_embedded": [_suite_run("pe", 10.0, 85, 450)],
+            "suite_external": [_suite_run("px", 10.0, 1, 130)],
+            "plain": [_suite_run("st", 9.0, 98, 450, command="st run openapi.yaml ...")],
+        },
+        "window": {"window_only": [_suite_run("w", 95.0, 1, 60)], "whole": [_suite_run("ww", 130.0, 5, 500)]},
+        "profile": {"wall_seconds": 25.0, "sampled_seconds": 24.0,
+                    "breakdown": {"collection": {"imports": 1.0, "generation": 4.0}},
+                    "top": [["add_coverage (schemathesis/x.py:1)", 4.5]]},
+    }
+    report = run.render_report(results)
+    for heading in ("## Machine", "## Results", "## Time per test file", "## Property-test throughput",
+                    "## Calls and requests per run", "## Hypothesis statistics", "## Profile of one default run",
+                    "## How it was measured"):
+        assert heading in report
+    assert "| default run, embedded reference (`calls-conformance --no-html`): wall time | 22.0 s | 20.0 – 30.0 | 3 |" in report
+    assert "| calls created on the target per external-style run (server store) | 4 | 4 – 5 | 3 | ≤ 10 | met |" in report
+    # 450 requests in 10 s against 450 in 9 s: 0.9 of the plain rate.
+    assert "ratio suite, embedded reference / plain (per interleaved pair) | 0.90 | 0.90 | 1 | ≥ 0.9 | met |" in report
+    assert "ratio suite, external-style / plain (per interleaved pair) | 0.26 | 0.26 | 1 | ≥ 0.9 | NOT met |" in report
+    assert "| window run `-m window`, `--window 60`: wall time | 95.0 s | 95.0 | 1 | ≤ 120 s | met |" in report
+    assert "|   added beyond the 60 s window | 35.0 s | 35.0 | 1 | ≤ 60 s | met |" in report
+    assert "| test_lifecycle.py | 16.00 (14.00 – 24.00) |" in report
+    assert "| embedded default | test_create | 25 | 75 | 75 % | 1.50 |" in report
+    assert "2026-11-26 21:00 UTC" in report and "1.50 – 2.50" in report
+    assert "not measured" not in report
+
+
+def test_report_without_optional_parts_says_the_window_was_not_measured() -> None:
+    results = {"machine": {"date": "d", "cores": 2, "platform": "p", "machine": "m", "python": "3.11",
+                           "versions": dict.fromkeys(("schemathesis", "hypothesis", "pytest", "uvicorn", "requests"), "1")},
+               "runs": 1, "quick": True, "examples": 5, "load_start": None, "load_end": None, "loads": [],
+               "embedded_default": [dict(_suite_run("d", 20.0, 113, 850), exit_code=1, verdict="NOT CONFORMANT")],
+               "throughput": {}}
+    report = run.render_report(results)
+    assert "window run was not measured" in report
+    assert "d exited 1 (NOT CONFORMANT)" in report
+    assert "## Profile" not in report and "## Property-test throughput" not in report
+
+
+def _frame(function: str, path: str, time: float, *children) -> SimpleNamespace:
+    return SimpleNamespace(function=function, file_path=path, line_no=1, time=time, children=list(children))
+
+
+def test_profile_breakdown_puts_time_in_phase_and_kind() -> None:
+    functions = {"test_create": "test_properties.py", "life": "test_lifecycle.py"}
+    root = _frame("main", "/x/conformance/cli.py", 10.0,
+                  _frame("_prepareconfig", "/v/_pytest/config/__init__.py", 2.0,
+                         _frame("_find_and_load", "<frozen importlib._bootstrap>", 2.0)),
+                  _frame("pytest_collection", "/v/_pytest/main.py", 3.0,
+                         _frame("add_coverage", "/v/site-packages/schemathesis/gen.py", 3.0)),
+                  _frame("pytest_runtestloop", "/v/_pytest/main.py", 5.0,
+                         _frame("test_create", "/v/site-packages/schemathesis/builder.py", 3.0,
+                                _frame("send", "/v/site-packages/requests/sessions.py", 1.0,
+                                       _frame("recv_into", "<built-in>", 1.0))),
+                         _frame("life", "/w/conformance/suite/test_lifecycle.py", 2.0,
+                                _frame("sleep", "<built-in>", 2.0))))
+    table = breakdown.breakdown(root, functions)
+    assert table[breakdown.PHASE_STARTUP] == {breakdown.KIND_IMPORT: 2.0}
+    assert table[breakdown.PHASE_COLLECTION] == {breakdown.KIND_GENERATION: 3.0}
+    assert table["tests: test_properties.py"] == {breakdown.KIND_GENERATION: 2.0, breakdown.KIND_HTTP: 1.0}
+    assert table["tests: test_lifecycle.py"] == {breakdown.KIND_SLEEP: 2.0}
+    top = dict(breakdown.top_functions(root, 10))
+    assert top["add_coverage (schemathesis/gen.py:1)"] == 3.0
+    assert not any(label.startswith(("pytest_collection", "_prepareconfig")) for label in top)  # plumbing
+
+
+def test_suite_functions_map_tests_to_their_files() -> None:
+    names = breakdown.suite_functions()
+    assert names.get("test_create_call_answers_as_the_contract_says") == "test_properties.py"
+
+
+def test_help_works() -> None:
+    result = subprocess.run([sys.executable, str(BENCH / "run.py"), "--help"], capture_output=True, text=True,
+                            timeout=60, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    for option in ("--runs", "--quick", "--with-window", "--profile", "--output"):
+        assert option in result.stdout
