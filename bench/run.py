@@ -1,25 +1,29 @@
 """Benchmarks of the conformance suite on the machine it runs on; writes docs/benchmarks.md.
 
-    python bench/run.py [--runs 3] [--quick] [--with-window] [--profile] [--output PATH] [--json PATH]
+    python bench/run.py [--runs 3] [--quick] [--with-window [--window-runs 1]] [--profile]
+                        [--examples N] [--output PATH] [--json PATH] [--from-json PATH] [--keep-workdir]
 
 What it measures (each several times: median and min-max):
 
-1. wall time of a default run against the embedded reference (`calls-conformance --no-html`, as a
-   user runs it, window 4 s included) and of `-m "not slow"`, with the time of each test file (the
-   JUnit test-case times, setup + call + teardown, summed by file);
-2. property-test throughput: the suite's Schemathesis tests (`-m property`) and the plain
-   Schemathesis command line (`st run`, same examples, checks, phases and modes), each against a
-   fresh reference server; requests are counted on the server, divided by wall time;
+1. wall and CPU time of a default run against the embedded reference (`calls-conformance --no-html`,
+   as a user runs it, its 4 s window included), of the same from an empty directory and without
+   bytecode caching, and of `-m "not slow"`, with the time of each test file (the JUnit test-case
+   times, setup + call + teardown, summed by file);
+2. property-test throughput: the suite's Schemathesis tests (`-m property`, against the embedded
+   reference and against a reference treated as an external target) and the plain Schemathesis
+   command line (`st run`, same examples, checks, phases and modes), each against a fresh server;
+   requests are counted on the server and divided by wall time;
 3. calls created and requests sent per run, counted on the server (the store and a request
    counter), for the embedded default run and for an external-style run (a reference server treated
    as an external target with --allow-create, --window 60, -m "not slow", default --max-calls 10);
 4. with --with-window: a real-time retention-window run (--window 60) against a reference server,
    `-m window` and the whole run: how much the run adds beyond the window.
 
-With --profile, one default run is also profiled with pyinstrument (pip install pyinstrument) and the
+With --profile, one default run is also profiled with pyinstrument (pip install pyinstrument) and its
 time is broken down by phase and kind of work. Every suite run writes its reports to a temporary
-directory, never to reports/. Bytecode caching is left on for the runs (PYTHONDONTWRITEBYTECODE is
-removed from their environment), as on a user's machine, and one unmeasured run warms the caches.
+directory, never to reports/. Runs start in one shared working directory with bytecode caching on
+(PYTHONDONTWRITEBYTECODE is removed from their environment), as a user's repeated runs do; one
+unmeasured run warms those caches first.
 """
 
 from __future__ import annotations
@@ -254,6 +258,10 @@ class Bench:
         self.examples = examples
         self.say = say
         self.sequence = 0
+        # Every run starts in this one directory, as a user's runs do: Hypothesis keeps its caches (e.g.
+        # the table of characters a codec can encode) in .hypothesis/ under the working directory.
+        self.home = workdir / "working-directory"
+        self.home.mkdir(parents=True, exist_ok=True)
 
     def _next_dir(self, name: str) -> Path:
         self.sequence += 1
@@ -263,9 +271,10 @@ class Bench:
 
     # one suite run ------------------------------------------------------------------------------
     def suite_run(self, name: str, args: list[str], env: dict[str, str] | None = None,
-                  counter: Any = None) -> dict[str, Any]:
+                  counter: Any = None, fresh_directory: bool = False) -> dict[str, Any]:
         """One `calls-conformance` run; server counts come from `counter` (a bench-side server) or from
-        the embedded reference through the server_counter plugin."""
+        the embedded reference through the server_counter plugin. It starts in the shared working
+        directory, or with `fresh_directory` in an empty one (as a first run, or CI in a fresh clone)."""
         where = self._next_dir(name)
         reports = where / "reports"
         extra_env = dict(env or {})
@@ -276,7 +285,8 @@ class Bench:
             extra_env["CALLS_BENCH_COUNTS"] = str(counts_file)
         command += args
         load_before = load_average()
-        times = timed_process(command, child_environment(extra_env), where, where / "output.txt")
+        cwd = where if fresh_directory else self.home
+        times = timed_process(command, child_environment(extra_env), cwd, where / "output.txt")
         wall, code = times.wall, times.exit_code
         result: dict[str, Any] = {"name": name, "wall_seconds": round(wall, 3), "exit_code": code,
                                   "cpu_seconds": round(times.cpu, 3), "load_before": load_before,
@@ -310,6 +320,15 @@ class Bench:
         args = ["-m", marker] if marker else []
         name = "embedded-" + (marker.replace(" ", "-") if marker else "default")
         return [self.suite_run(name, args) for _ in range(self.runs)]
+
+    def default_variants(self) -> dict[str, list[dict[str, Any]]]:
+        """The default run from an empty directory, and without bytecode caching."""
+        return {
+            "fresh_directory": [self.suite_run("embedded-default-fresh-directory", [], fresh_directory=True)
+                                for _ in range(self.runs)],
+            "no_bytecode_cache": [self.suite_run("embedded-default-no-bytecode", [], {"PYTHONDONTWRITEBYTECODE": "1"})
+                                  for _ in range(self.runs)],
+        }
 
     def external_args(self, running: Any, window: float = EXTERNAL_WINDOW) -> tuple[list[str], dict[str, str]]:
         main, other = running.accounts[0], running.accounts[1]
@@ -350,7 +369,7 @@ class Bench:
                 "--suppress-health-check", "all", "--workers", "1",
             ]
             load_before = load_average()
-            times = timed_process(command, child_environment(), where, where / "output.txt")
+            times = timed_process(command, child_environment(), self.home, where / "output.txt")
         finally:
             running.stop()
         wall, code = times.wall, times.exit_code
@@ -380,7 +399,7 @@ class Bench:
         command = [sys.executable, "-m", "pyinstrument", "-r", "pyisession", "-o", str(session),
                    "-m", "conformance.cli", "--no-html", "--reports-dir", str(where / "reports")]
         load_before = load_average()
-        times = timed_process(command, child_environment(), where, where / "output.txt")
+        times = timed_process(command, child_environment(), self.home, where / "output.txt")
         wall, code = times.wall, times.exit_code
         if not session.exists():
             raise SystemExit(f"the profiled run wrote no session (exit {code}); see {where / 'output.txt'}")
@@ -468,6 +487,8 @@ def render_report(results: dict[str, Any]) -> str:
             ["load average (1 min) at start / end", f"{results.get('load_start')} / {results.get('load_end')}"],
             ["load average (1 min) before each measured run", spread_cell(summarize(results.get("loads", [])), 2)],
             ["runs per measurement", f"{results['runs']}" + (" (quick smoke run)" if results.get("quick") else "")],
+            ["command", f"`{results.get('invocation', 'bench/run.py')}`"
+                        + (f", {results['bench_seconds']:.0f} s in all" if results.get("bench_seconds") else "")],
             ["examples per operation and mode", results["examples"]],
         ]),
         "",
@@ -488,6 +509,13 @@ def render_report(results: dict[str, Any]) -> str:
                          summarize(_outside_tests(r) for r in default), "s"))
         rows.append(_row("  CPU time of the suite process (embedded reference included)",
                          summarize(_values(default, "cpu_seconds")), "s"))
+    variants = results.get("default_variants", {})
+    for key, label in (("fresh_directory", "default run started in an empty directory (cold Hypothesis cache): wall time"),
+                       ("no_bytecode_cache", "default run with `PYTHONDONTWRITEBYTECODE=1`: wall time")):
+        runs = variants.get(key) or []
+        if runs:
+            rows.append(_row(label, summarize(_values(runs, "wall_seconds")), "s"))
+            rows.append(_row("  CPU time of the suite process", summarize(_values(runs, "cpu_seconds")), "s"))
     if not_slow:
         rows.append(_row("`-m \"not slow\"`, embedded reference: wall time", summarize(_values(not_slow, "wall_seconds")), "s"))
         rows.append(_row("  CPU time of the suite process", summarize(_values(not_slow, "cpu_seconds")), "s"))
@@ -662,9 +690,16 @@ def render_report(results: dict[str, Any]) -> str:
                   markdown_table(["run", "test", "cases run", "thrown away", "share thrown away", "generate phase s"],
                                  hyp_rows), ""]
 
-    notes = _failures(default + not_slow + external + throughput.get("suite_embedded", [])
+    notes = _failures(default + not_slow + external + [r for runs_ in variants.values() for r in runs_]
+                      + throughput.get("suite_embedded", [])
                       + throughput.get("suite_external", []) + throughput.get("plain", [])
                       + window_runs.get("window_only", []) + window_runs.get("whole", []))
+    lines += ["## How to run", "",
+              "    make bench                                   # bench/run.py: 3 runs each, writes this file",
+              "    python bench/run.py --quick                  # smoke run: prints the report",
+              "    python bench/run.py --with-window --profile  # also the 60 s window run and a profile",
+              "    python bench/run.py --from-json results.json # re-render from the raw results of --json", "",
+              "--profile needs pyinstrument in the same environment (`pip install pyinstrument`).", ""]
     lines += ["## How it was measured", "",
               "- Each suite run is `python -m conformance.cli --no-html --reports-dir <temporary dir>` (the same",
               "  program as `calls-conformance`), timed from process start to exit. Embedded runs also load",
@@ -673,7 +708,11 @@ def render_report(results: dict[str, Any]) -> str:
               "- External-style runs use a reference server started by the benchmark in its own process",
               "  (`start_reference`, standard timings, `--window 60`), with the second account, `--allow-create`,",
               f"  `--from-number {FROM_NUMBER} --to-number {TO_NUMBER}`; tokens are passed in the environment.",
-              "- Bytecode caching is on for every run; one unmeasured default run warms the caches first.",
+              "- Every run starts in one working directory, as a user's repeated runs do; one unmeasured default",
+              "  run first warms the caches there (Hypothesis keeps the table of the characters a codec can encode",
+              "  in `.hypothesis/` under the working directory; bytecode caching is on). The \"empty directory\"",
+              "  and `PYTHONDONTWRITEBYTECODE=1` rows show what a run costs without those caches (a first run, CI",
+              "  in a fresh clone, a container image that sets that variable).",
               "- CPU s is user + system time of the measured process (from the kernel's accounting of this",
               "  script's children): less sensitive to other work on the machine than wall time.",
               "- Medians and min – max are over the runs; the load average is the 1-minute one.", ""]
@@ -706,6 +745,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"where to write the Markdown report (default {DEFAULT_OUTPUT.relative_to(ROOT)})")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the raw results as JSON")
     parser.add_argument("--keep-workdir", action="store_true", help="keep the temporary directory of the runs")
+    parser.add_argument("--from-json", type=Path, default=None, metavar="PATH",
+                        help="measure nothing: render the report from the raw results of an earlier --json")
     return parser
 
 
@@ -716,6 +757,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.path[:0] = [str(ROOT), str(BENCH_DIR)]
     from conformance.config import OPTIONS_BY_DEST
 
+    if args.from_json:
+        report = render_report(json.loads(args.from_json.read_text(encoding="utf-8")))
+        output = args.output or DEFAULT_OUTPUT
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(report, encoding="utf-8")
+        print(f"report written to {output}")
+        return 0
     runs = 1 if args.quick else args.runs
     examples = args.examples or (5 if args.quick else int(OPTIONS_BY_DEST["examples"].default))
     if args.profile:
@@ -731,7 +779,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(text, flush=True)
 
     workdir = Path(tempfile.mkdtemp(prefix="calls-bench-"))
-    results: dict[str, Any] = {"machine": machine_facts(), "runs": runs, "quick": args.quick,
+    invocation = " ".join(["bench/run.py"] + list(argv if argv is not None else sys.argv[1:]))
+    results: dict[str, Any] = {"machine": machine_facts(), "runs": runs, "quick": args.quick, "invocation": invocation,
                                "examples": examples, "load_start": load_average()}
     started = time.perf_counter()
     try:
@@ -741,6 +790,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench.suite_run("warm-up", [])
         say("1. default run against the embedded reference")
         results["embedded_default"] = bench.embedded(None)
+        if not args.quick:
+            say("1. default run from an empty directory, and with PYTHONDONTWRITEBYTECODE=1")
+            results["default_variants"] = bench.default_variants()
         say('1. -m "not slow" against the embedded reference')
         results["embedded_not_slow"] = bench.embedded("not slow")
         say("2. property-test throughput: the suite and the Schemathesis command line")
@@ -764,6 +816,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["load_end"] = load_average()
     results["bench_seconds"] = round(time.perf_counter() - started, 1)
     measured = [r for key in ("embedded_default", "embedded_not_slow", "external_not_slow") for r in results.get(key, [])]
+    measured += [r for runs_ in results.get("default_variants", {}).values() for r in runs_]
     measured += [r for runs_ in results["throughput"].values() for r in runs_]
     measured += [r for runs_ in results.get("window", {}).values() for r in runs_]
     results["loads"] = [r.get("load_before") for r in measured]

@@ -23,6 +23,7 @@ from schemathesis.generation import GenerationMode
 from conformance import spec
 from conformance.checks import RequirementViolation, invalid_create_requirement
 from conformance.client import REDACT
+from conformance.visibility import DELETED
 
 if TYPE_CHECKING:
     from conformance.plugin import Run
@@ -77,6 +78,12 @@ def build_schema(run: "Run") -> Any:
 
 def _mode(case: Any) -> GenerationMode:
     return case.meta.generation.mode if case.meta is not None else GenerationMode.POSITIVE
+
+
+def spends_a_call(case: Any) -> bool:
+    """Whether sending `case` would place a call: a positive create, whose body becomes the configured payload."""
+    return (case.operation.definition.raw.get("operationId") == "createCall" and isinstance(case.body, dict)
+            and _mode(case) == GenerationMode.POSITIVE)
 
 
 def generated_calls_allowed(run: "Run", purpose: str) -> bool:
@@ -181,6 +188,8 @@ def send(case: Any, run: "Run", purpose: str = "property") -> Any:
     prepare_case(case, run, purpose)
     response = case.call(session=run.api.session, headers=run.api.auth_headers())
     remember_created(case, response, run)
+    if case.method.upper() == "DELETE":
+        DELETED.record((case.path_parameters or {}).get("call_sid"), response.status_code)
     if case.method.upper() == "POST" and response.status_code == 480:
         # jambonz: no feature server can take a call now. A state of the deployment, not a verdict (D-29).
         pytest.skip("the target answered 480 (no capacity for calls): creation could not be tested")

@@ -19,8 +19,8 @@ the grace period), so the watch always finishes. Its requests use a client of th
 run's rate limiter) so that they do not show up among the exchanges of whatever test is running.
 
 The module also answers questions other tests ask: until when is a call certain to stay visible
-(`visible_until`, `find_lasting_call`), and which statuses did the run's requests see for a call,
-whoever sent them (`SEEN`).
+(`visible_until`, `find_lasting_call`), which statuses did the run's requests see for a call,
+whoever sent them (`SEEN`), and which calls did the run delete (`DELETED`).
 """
 
 from __future__ import annotations
@@ -192,6 +192,28 @@ class StatusLog:
 
 
 SEEN = StatusLog()
+
+
+class DeletedCalls:
+    """The call sids whose delete the target accepted (2xx), whoever sent it. Such a call is gone, or (a
+    live call on a jambonz server, D-21) written again by its next status update: the calls a check
+    expects to be visible leave them out. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sids: set[str] = set()
+
+    def record(self, sid: Any, status: int) -> None:
+        if isinstance(sid, str) and 200 <= status < 300:
+            with self._lock:
+                self._sids.add(sid)
+
+    def __contains__(self, sid: object) -> bool:
+        with self._lock:
+            return sid in self._sids
+
+
+DELETED = DeletedCalls()
 
 
 # --- the watch ---------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ def _load(name: str):
         sys.path.insert(0, str(BENCH))
     spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
     spec.loader.exec_module(module)
     return module
 
@@ -100,6 +101,8 @@ def test_report_renders_every_section_with_targets() -> None:
         "runs": 3, "quick": False, "examples": 25, "load_start": 1.5, "load_end": 2.5, "loads": [1.5, 2.0, 2.5],
         "embedded_default": [_suite_run("d", w, 113, 850) for w in (20.0, 22.0, 30.0)],
         "embedded_not_slow": [_suite_run("n", w, 112, 830) for w in (18.0, 19.0, 21.0)],
+        "default_variants": {"fresh_directory": [_suite_run("f", 25.0, 113, 850)],
+                             "no_bytecode_cache": [_suite_run("b", 27.0, 113, 850)]},
         "external_not_slow": [_suite_run("e", w, c, 390) for w, c in ((40.0, 4), (41.0, 4), (45.0, 5))],
         "throughput": {
             "suite_embedded": [_suite_run("pe", 10.0, 85, 450)],
@@ -124,6 +127,8 @@ def test_report_renders_every_section_with_targets() -> None:
     assert "| window run `-m window`, `--window 60`: wall time | 95.0 s | 95.0 | 1 | ≤ 120 s | met |" in report
     assert "|   added beyond the 60 s window | 35.0 s | 35.0 | 1 | ≤ 60 s | met |" in report
     assert "| test_lifecycle.py | 16.00 (14.00 – 24.00) |" in report
+    assert "| default run started in an empty directory (cold Hypothesis cache): wall time | 25.0 s |" in report
+    assert "| default run with `PYTHONDONTWRITEBYTECODE=1`: wall time | 27.0 s |" in report
     assert "| embedded default | test_create | 25 | 75 | 75 % | 1.50 |" in report
     assert "2026-11-26 21:00 UTC" in report and "1.50 – 2.50" in report
     assert "not measured" not in report

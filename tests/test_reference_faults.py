@@ -299,9 +299,9 @@ def _contract_status(c: ReferenceClient) -> list[str]:
         (item, "delete", c.delete(other)), (item, "delete", c.delete(other)),
         (item, "delete", c.delete(random_sid())), (item, "delete", c.delete("abc")),
     ]
+    # No 5xx is documented (decision D-13): a server error is an undocumented status as well.
     return [f"{method.upper()} {path} answered {response.status_code}" for path, method, response in exchanges
-            if response.status_code < 500
-            and not contract_allows(documented_statuses(path, method), response.status_code)]
+            if not contract_allows(documented_statuses(path, method), response.status_code)]
 
 
 @probe("CALLS-CREATE-SUCCESS")
@@ -662,12 +662,26 @@ def test_each_fault_breaks_nothing_but_its_requirement_and_declared_consequences
     assert not broken, f"{name} also breaks {broken}"
 
 
+# Consequences a client sees only when it watches a call through the window alongside other checks
+# (a faulty delete removes the watched call; a call reported live again after its end expires while
+# "live"): the probes, each on a fresh server, do not reproduce them.
+WATCHED_CONSEQUENCES = {
+    ("foreign-token-deletes", "CALLS-WINDOW-VISIBLE"),
+    ("foreign-call-deletable", "CALLS-WINDOW-VISIBLE"),
+    ("delete-removes-sibling", "CALLS-WINDOW-VISIBLE"),
+    ("completed-back-to-in-progress", "CALLS-WINDOW-VISIBLE"),
+}
+
+
 def test_declared_consequences_are_real() -> None:
     """Each `also` requirement is in fact seen broken (or cannot be judged) under its fault."""
     for fault in FAULTS.values():
         for requirement in fault.also:
+            if (fault.name, requirement) in WATCHED_CONSEQUENCES:
+                continue
             verdict, problems = judge(requirement, ReferenceClient(fault=fault.name))
             assert verdict in ("broken", "inconclusive"), f"{fault.name}: {requirement} {verdict}"
+    assert all(requirement in FAULTS[name].also for name, requirement in WATCHED_CONSEQUENCES)
 
 
 # -------------------------------------------------------------------------------------- variants

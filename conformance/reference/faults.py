@@ -169,7 +169,8 @@ class ForeignTokenCreates(_ForeignTokenAllowed):
 
 
 @fault("foreign-token-deletes", "CALLS-ISOLATION-DELETE",
-       "Another account's token on this account's delete answers 204 and deletes the call.")
+       "Another account's token on this account's delete answers 204 and deletes the call.",
+       also=("CALLS-WINDOW-VISIBLE",))
 class ForeignTokenDeletes(_ForeignTokenAllowed):
     allowed_operation = DELETE
 
@@ -191,7 +192,8 @@ class ForeignCallReadable(_ForeignCallFound):
 
 
 @fault("foreign-call-deletable", "CALLS-ISOLATION-FOREIGN-CALL",
-       "Another account's call sid under this account's path is deleted (204), and is gone for its owner.")
+       "Another account's call sid under this account's path is deleted (204), and is gone for its owner.",
+       also=("CALLS-WINDOW-VISIBLE",))
 class ForeignCallDeletable(_ForeignCallFound):
     foreign_operation = DELETE
 
@@ -475,7 +477,7 @@ class RejectedCreatePersists(Behaviour):
 
 
 @fault("malformed-json-500", "CALLS-NO-SERVER-ERROR", "A create with a malformed JSON body answers 500.",
-       also=("CALLS-CREATE-REJECTS-INVALID",))
+       also=("CALLS-CREATE-REJECTS-INVALID", "CALLS-CONTRACT-STATUS"))
 class MalformedJson500(Behaviour):
     def parse_create(self, ctx: Context, raw: bytes) -> Any:
         try:
@@ -488,14 +490,14 @@ class MalformedJson500(Behaviour):
 
 @fault("oversized-500", "CALLS-NO-SERVER-ERROR",
        "A create body over the size limit (64 KiB) answers 500 instead of 413.",
-       also=("CALLS-CREATE-REJECTS-MISTYPED",))
+       also=("CALLS-CREATE-REJECTS-MISTYPED", "CALLS-CONTRACT-STATUS"))
 class Oversized500(Behaviour):
     def oversized(self, ctx: Context) -> None:
         raise HttpError(500, "internal server error", reason="server")
 
 
 @fault("bad-sid-500", "CALLS-SID-FORMAT", "A malformed (non-UUID) account or call sid answers 500.",
-       also=("CALLS-NO-SERVER-ERROR",))
+       also=("CALLS-NO-SERVER-ERROR", "CALLS-CONTRACT-STATUS"))
 class BadSid500(Behaviour):
     def check_sids(self, ctx: Context) -> None:
         try:
@@ -567,7 +569,8 @@ class DeletedReappearsInList(Behaviour):
 
 
 @fault("delete-removes-sibling", "CALLS-DELETE-ONLY-TARGET",
-       "Deleting a call also removes the account's most recently created other call.")
+       "Deleting a call also removes the account's most recently created other call.",
+       also=("CALLS-WINDOW-VISIBLE",))
 class DeleteRemovesSibling(Behaviour):
     def on_delete(self, ctx: Context, record: CallRecord) -> Reply:
         reply = super().on_delete(ctx, record)
@@ -609,7 +612,8 @@ class WindowNeverExpires(Behaviour):
 
 # ===================================================================================== lifecycle
 @fault("completed-back-to-in-progress", "CALLS-LIFECYCLE-MONOTONIC",
-       "Once a call has been reported completed, later gets and lists report it in-progress/200 again.")
+       "Once a call has been reported completed, later gets and lists report it in-progress/200 again.",
+       also=("CALLS-WINDOW-VISIBLE",))
 class CompletedBackToInProgress(Behaviour):
     def __init__(self, settings: ReferenceSettings, clock: Clock) -> None:
         super().__init__(settings, clock)

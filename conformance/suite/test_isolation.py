@@ -29,7 +29,7 @@ from conformance.checks import (
     violation,
 )
 from conformance.client import ApiClient
-from conformance.visibility import find_lasting_call
+from conformance.visibility import DELETED, find_lasting_call
 
 pytestmark = pytest.mark.isolation
 
@@ -128,6 +128,7 @@ def test_foreign_token_cannot_delete(direction, sides) -> None:
     owner, intruder = _roles(direction, sides)
     sid = _require_call(owner)
     response = intruder.client.request("DELETE", intruder.client.call_path(sid, owner.client.account_sid))
+    DELETED.record(sid, response.status)
     expect_refused(response, "CALLS-ISOLATION-DELETE", f"delete of call {sid} of account {owner.client.account_sid} "
                    f"with another account's token")
     _still_there(owner, "CALLS-ISOLATION-DELETE", "a delete with another account's token")
@@ -186,6 +187,7 @@ def test_foreign_call_sid_under_own_path_is_not_found(direction, sides) -> None:
     expect_refused(response, "CALLS-ISOLATION-FOREIGN-CALL",
                    f"get of another account's call {sid} under account {intruder.client.account_sid}", allowed={403, 404})
     response = intruder.client.delete_call(sid)
+    DELETED.record(sid, response.status)
     if not 200 <= response.status < 300:  # a 2xx may be how the server answers any unknown sid (D-20): judged below
         expect_refused(response, "CALLS-ISOLATION-FOREIGN-CALL",
                        f"delete of another account's call {sid} under account {intruder.client.account_sid}",

@@ -30,7 +30,7 @@ from conformance.checks import (
 )
 from conformance.client import Response
 from conformance import spec
-from conformance.visibility import SEEN, find_lasting_call, lasting_candidates
+from conformance.visibility import DELETED, SEEN, find_lasting_call, lasting_candidates
 
 AFTER_END_POLLS = 2  # gets after the first terminal status, to see that it stays terminal
 
@@ -213,6 +213,7 @@ def deletion(api, calls, target, created: Created, life: Life) -> Deletion:
     other_listed_before = other_sid in sids_of(listed_before) if other_sid and isinstance(body, list) else None
     before = api.get_call(sid)
     delete = api.delete_call(sid)
+    DELETED.record(sid, delete.status)
     get_after = api.get_call(sid)
     list_after = api.list_calls()
     other_get_after = api.get_call(other_sid) if other_sid else None

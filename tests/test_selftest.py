@@ -1,0 +1,261 @@
+"""The suite proved on a zoo: every fault of the reference server caught, every conformant variant passed.
+
+Each target is a reference server (`conformance.reference`) started in this process, with one fault, one
+variant, or neither, and tested as an external target by a `calls-conformance` run in a subprocess (the
+same program, options and code path as a user's run against a deployment). The runs go two at a time;
+then one test per target reads its `verdict.json`, so that a failure names the fault or variant:
+
+- a fault of a MUST requirement: NOT CONFORMANT, with that requirement among `failed_requirements`;
+- a fault of a SHOULD requirement: that requirement among `warnings`; and run again with `--strict`:
+  NOT CONFORMANT, with the requirement among `failed_requirements`;
+- the plain reference and every variant: CONFORMANT, with no failed requirement and no warning.
+
+At the end the score (faults caught / faults, false verdicts on variants, wall time) is printed and
+written to `reports/selftest.json` (and beside the runs' reports under pytest's temporary directory).
+Selecting tests (`-k list-truncated`) runs only the targets selected. `python -m pytest -m selftest`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.catalogue import load_catalogue
+from conformance.reference import FAULTS, VARIANTS, ReferenceSettings, start_reference
+
+pytestmark = pytest.mark.selftest
+
+ROOT = Path(__file__).resolve().parent.parent
+REPORT = ROOT / "reports" / "selftest.json"
+
+#: Retention window of the servers and the runs (seconds): the embedded run's, long enough for a few
+#: samples inside it on a loaded machine.
+WINDOW = 4.0
+#: Property-test examples per operation and mode: the fewest that still catch every fault (measured).
+EXAMPLES = 5
+#: The reference's calls end within 3 s (`slow-lifecycle`); a call still live after this never ends.
+CALL_TIMEOUT = 20.0
+WORKERS = 2
+RUN_TIMEOUT = 300.0
+FROM_NUMBER, TO_NUMBER = "+15005550006", "+15005550001"
+
+LEVELS = {rid: requirement.level for rid, requirement in load_catalogue().items()}
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str  # "reference", "fault" or "variant"
+    name: str | None = None
+    strict: bool = False
+
+    @property
+    def id(self) -> str:
+        if self.kind == "reference":
+            return "reference"
+        return f"{self.kind}-{'strict-' if self.strict else ''}{self.name}"
+
+    @property
+    def requirement(self) -> str | None:
+        return FAULTS[self.name].requirement if self.kind == "fault" and self.name else None
+
+    def settings(self) -> ReferenceSettings:
+        return ReferenceSettings.fast(window=WINDOW, fault=self.name if self.kind == "fault" else None,
+                                      variant=self.name if self.kind == "variant" else None)
+
+
+@dataclass
+class Outcome:
+    target: Target
+    seconds: float = 0.0
+    exit_code: int | None = None
+    verdict: dict[str, Any] | None = None
+    error: str | None = None  # the run could not be judged (no verdict.json, timeout, server failure)
+    output: str = ""
+    problems: list[str] = field(default_factory=list)
+
+
+FAULT_TARGETS = [Target("fault", name) for name in FAULTS]
+STRICT_TARGETS = [Target("fault", name, strict=True) for name, f in FAULTS.items() if LEVELS[f.requirement] != "MUST"]
+CONFORMANT_TARGETS = [Target("reference")] + [Target("variant", name) for name in VARIANTS]
+ALL_TARGETS = FAULT_TARGETS + STRICT_TARGETS + CONFORMANT_TARGETS
+
+
+def _environment(token: str, other_token: str) -> dict[str, str]:
+    """The parent's environment without any Calls API setting of its own, plus the two tokens."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLS_API_")}
+    env.update(CALLS_API_TOKEN=token, CALLS_API_OTHER_TOKEN=other_token, PYTHONDONTWRITEBYTECODE="1")
+    return env
+
+
+def run_target(target: Target, reports: Path) -> Outcome:
+    """Start the target's reference server, run the suite against it, read its verdict."""
+    outcome = Outcome(target)
+    started = time.monotonic()
+    try:
+        with start_reference(target.settings()) as server:
+            (account, token), (other_account, other_token) = [(a.sid, a.token) for a in server.accounts[:2]]
+            command = [
+                sys.executable, "-m", "conformance.cli", "--base-url", server.base_url,
+                "--account-sid", account, "--other-account-sid", other_account,
+                "--allow-create", "--from-number", FROM_NUMBER, "--to-number", TO_NUMBER,
+                "--window", f"{WINDOW:g}", "--call-timeout", f"{CALL_TIMEOUT:g}", "--examples", str(EXAMPLES),
+                "--no-html", "--reports-dir", str(reports),
+            ] + (["--strict"] if target.strict else [])
+            done = subprocess.run(command, cwd=ROOT, env=_environment(token, other_token), capture_output=True,
+                                  text=True, timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL)
+            outcome.exit_code = done.returncode
+            outcome.output = (done.stdout[-6000:] + "\n--- stderr\n" + done.stderr[-3000:]).strip()
+            if server.unexpected_errors:
+                outcome.error = f"the reference server hit its last-resort 500 handler {server.unexpected_errors} time(s)"
+    except subprocess.TimeoutExpired:
+        outcome.error = f"the run did not finish within {RUN_TIMEOUT:g} s"
+    except Exception as error:  # a broken start must name its target, not abort the whole zoo
+        outcome.error = f"{type(error).__name__}: {error}"
+    outcome.seconds = time.monotonic() - started
+    path = reports / "verdict.json"
+    if outcome.error is None:
+        if path.is_file():
+            outcome.verdict = json.loads(path.read_text(encoding="utf-8"))
+        else:
+            outcome.error = f"no verdict.json (exit code {outcome.exit_code})"
+    outcome.problems = judge(outcome)
+    return outcome
+
+
+def judge(outcome: Outcome) -> list[str]:
+    """What is wrong with the verdict on this target; empty when the suite judged it right."""
+    target = outcome.target
+    if outcome.error is not None or outcome.verdict is None:
+        return [outcome.error or "no verdict"]
+    verdict = outcome.verdict
+    answer, failed, warnings = verdict["verdict"], verdict["failed_requirements"], verdict["warnings"]
+    problems = []
+    if target.kind in ("reference", "variant"):
+        if answer != "CONFORMANT" or failed or warnings:
+            not_run = [r["id"] for r in verdict["requirements"] if r["status"] == "not-run"]
+            problems.append(f"expected CONFORMANT with no failure and no warning, got {answer}; failed {failed}, "
+                            f"warnings {warnings}" + (f", not run {not_run}" if not_run else ""))
+        return problems
+    requirement = target.requirement
+    assert requirement is not None
+    if LEVELS[requirement] == "MUST" or target.strict:
+        if answer != "NOT CONFORMANT" or requirement not in failed:
+            problems.append(f"expected NOT CONFORMANT with {requirement} failed, got {answer}; failed {failed}, "
+                            f"warnings {warnings}")
+    elif requirement not in warnings:
+        problems.append(f"expected the SHOULD requirement {requirement} among the warnings, got {answer}; "
+                        f"failed {failed}, warnings {warnings}")
+    return problems
+
+
+def extra_failures(outcome: Outcome) -> list[str]:
+    """Requirements reported failed (or warned) beyond the fault's own and its declared consequences."""
+    if outcome.verdict is None or outcome.target.kind != "fault":
+        return []
+    fault = FAULTS[outcome.target.name or ""]
+    reported = outcome.verdict["failed_requirements"] + outcome.verdict["warnings"]
+    return [rid for rid in reported if rid != fault.requirement and rid not in fault.also]
+
+
+def score(outcomes: list[Outcome], wall: float) -> dict[str, Any]:
+    faults = [o for o in outcomes if o.target.kind == "fault" and not o.target.strict]
+    strict = [o for o in outcomes if o.target.kind == "fault" and o.target.strict]
+    conformant = [o for o in outcomes if o.target.kind in ("reference", "variant")]
+    return {
+        "faults_caught": sum(not o.problems for o in faults),
+        "faults": len(faults),
+        "strict_should_faults_caught": sum(not o.problems for o in strict),
+        "strict_should_faults": len(strict),
+        "false_verdicts_on_conformant": sum(bool(o.problems) for o in conformant),
+        "conformant_targets": len(conformant),
+        "wall_seconds": round(wall, 1),
+        "settings": {"window": WINDOW, "examples": EXAMPLES, "call_timeout": CALL_TIMEOUT, "workers": WORKERS},
+        "missed": {o.target.id: o.problems for o in outcomes if o.problems},
+        "also_reported": {o.target.id: extra_failures(o) for o in faults if extra_failures(o)},
+        "runs": {o.target.id: {"verdict": (o.verdict or {}).get("verdict"), "seconds": round(o.seconds, 1),
+                               "failed": (o.verdict or {}).get("failed_requirements"),
+                               "warnings": (o.verdict or {}).get("warnings"), "error": o.error}
+                 for o in outcomes},
+    }
+
+
+def _selected(session: pytest.Session) -> list[Target]:
+    wanted = {item.callspec.params["target"] for item in session.items
+              if hasattr(item, "callspec") and isinstance(item.callspec.params.get("target"), Target)}
+    return [t for t in ALL_TARGETS if t in wanted]
+
+
+@pytest.fixture(scope="session")
+def zoo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
+    """Run the suite against every selected target, WORKERS at a time; print and store the score."""
+    targets = _selected(request.session)
+    base = tmp_path_factory.mktemp("selftest")
+    reporter = request.config.pluginmanager.getplugin("terminalreporter")
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    lock = threading.Lock()
+    finished: list[Outcome] = []
+
+    def say(text: str) -> None:
+        if reporter is None:
+            return
+        with lock:
+            if capture is not None:
+                with capture.global_and_fixture_disabled():
+                    reporter.write_line(text)
+            else:
+                reporter.write_line(text)
+
+    def one(target: Target) -> Outcome:
+        outcome = run_target(target, base / target.id)
+        finished.append(outcome)
+        mark = "ok " if not outcome.problems else "BAD"
+        answer = (outcome.verdict or {}).get("verdict", outcome.error)
+        say(f"selftest {len(finished):>3}/{len(targets)} {mark} {target.id}: {answer} ({outcome.seconds:.0f} s)")
+        return outcome
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="selftest") as pool:
+        outcomes = list(pool.map(one, targets))
+    result = score(outcomes, time.monotonic() - started)
+    text = json.dumps(result, indent=2) + "\n"
+    (base / "selftest.json").write_text(text, encoding="utf-8")
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(text, encoding="utf-8")
+    say(f"selftest: {result['faults_caught']}/{result['faults']} faults caught, "
+        f"{result['strict_should_faults_caught']}/{result['strict_should_faults']} SHOULD faults failed with --strict, "
+        f"{result['false_verdicts_on_conformant']} false verdicts on {result['conformant_targets']} conformant targets, "
+        f"{result['wall_seconds']:.0f} s wall time (window {WINDOW:g} s, {EXAMPLES} examples, {WORKERS} at a time); "
+        f"written to {REPORT}")
+    return {o.target.id: o for o in outcomes}
+
+
+def _check(zoo: dict[str, Outcome], target: Target) -> None:
+    outcome = zoo[target.id]
+    if outcome.problems:
+        pytest.fail(f"{target.id}: " + "; ".join(outcome.problems) + f"\n--- the run's output (tail)\n{outcome.output}",
+                    pytrace=False)
+
+
+@pytest.mark.parametrize("target", FAULT_TARGETS, ids=lambda t: t.name)
+def test_fault_is_caught(zoo, target: Target) -> None:
+    _check(zoo, target)
+
+
+@pytest.mark.parametrize("target", STRICT_TARGETS, ids=lambda t: t.name)
+def test_should_fault_fails_with_strict(zoo, target: Target) -> None:
+    _check(zoo, target)
+
+
+@pytest.mark.parametrize("target", CONFORMANT_TARGETS, ids=lambda t: t.id)
+def test_conformant_target_is_conformant(zoo, target: Target) -> None:
+    _check(zoo, target)
