@@ -178,11 +178,41 @@ def verdict_of(target: float | None, ok: Callable[[float], bool]) -> str:
 # --- running things --------------------------------------------------------------------------------
 
 
+# Where the measured code is imported from: a snapshot of the checkout taken when the benchmark starts
+# (see `snapshot_code`), so that edits made while it runs do not change what it measures.
+CODE_ROOT = ROOT
+SNAPSHOT_ITEMS = ("conformance", "openapi.yaml", "allurerc.mjs")
+
+
+def snapshot_code(destination: Path) -> Path:
+    """Copy what a suite run imports and reads (the package, the contract) to `destination`."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in SNAPSHOT_ITEMS:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        elif source.is_file():
+            shutil.copy2(source, destination / name)
+    return destination
+
+
+def code_version() -> str:
+    """The commit of the checkout and how many files of the measured code differ from it."""
+    try:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()
+        changed = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", *SNAPSHOT_ITEMS],
+                                 capture_output=True, text=True, timeout=10, check=True).stdout.splitlines()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (no git)"
+    return f"commit {commit}" + (f" with {len(changed)} changed file(s) in {', '.join(SNAPSHOT_ITEMS[:2])}" if changed else "")
+
+
 def child_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of a measured run: this one, without bytecode suppression or target settings."""
     env = {k: v for k, v in os.environ.items()
            if k != "PYTHONDONTWRITEBYTECODE" and not k.startswith("CALLS_API_") and k != "CALLS_BENCH_COUNTS"}
-    paths = [str(ROOT), str(BENCH_DIR)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+    paths = [str(CODE_ROOT), str(BENCH_DIR)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
     env["PYTHONPATH"] = os.pathsep.join(paths)
     env.update(extra or {})
     return env
@@ -326,9 +356,17 @@ class Bench:
         return {
             "fresh_directory": [self.suite_run("embedded-default-fresh-directory", [], fresh_directory=True)
                                 for _ in range(self.runs)],
-            "no_bytecode_cache": [self.suite_run("embedded-default-no-bytecode", [], {"PYTHONDONTWRITEBYTECODE": "1"})
-                                  for _ in range(self.runs)],
+            "no_bytecode_cache": [self.no_bytecode_run() for _ in range(self.runs)],
         }
+
+    def no_bytecode_run(self) -> dict[str, Any]:
+        """A default run that finds no compiled bytecode and writes none: an empty PYTHONPYCACHEPREFIX makes
+        Python (and pytest's assertion rewriting, which pytest applies to the Hypothesis and Schemathesis
+        plugins' packages) compile every module from source, as in an image without .pyc files that sets
+        PYTHONDONTWRITEBYTECODE."""
+        prefix = Path(tempfile.mkdtemp(prefix="pycache-", dir=self.workdir))
+        return self.suite_run("embedded-default-no-bytecode", [],
+                              {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": str(prefix)})
 
     def external_args(self, running: Any, window: float = EXTERNAL_WINDOW) -> tuple[list[str], dict[str, str]]:
         main, other = running.accounts[0], running.accounts[1]
@@ -362,7 +400,7 @@ class Bench:
             config = where / "schemathesis.toml"
             config.write_text(f'[parameters]\n"path.account_sid" = "{main.sid}"\n', encoding="utf-8")
             command = schemathesis_command() + [
-                "--config-file", str(config), "--no-color", "run", str(ROOT / "openapi.yaml"),
+                "--config-file", str(config), "--no-color", "run", str(CODE_ROOT / "openapi.yaml"),
                 "--url", running.base_url, "-H", f"Authorization: Bearer {main.token}",
                 "--max-examples", str(self.examples), "--checks", ",".join(CHECKS),
                 "--phases", "examples,coverage,fuzzing", "--mode", "all", "--generation-deterministic",
@@ -376,7 +414,7 @@ class Bench:
         result = {"name": "schemathesis-cli", "wall_seconds": round(wall, 3), "exit_code": code,
                   "cpu_seconds": round(times.cpu, 3), "server_cpu_seconds": round(times.host_cpu, 3),
                   "load_before": load_before, "load_after": load_average(), "server": counter.snapshot(),
-                  "command": display_command(command, {str(config): "schemathesis.toml", str(ROOT / "openapi.yaml"): "openapi.yaml",
+                  "command": display_command(command, {str(config): "schemathesis.toml", str(CODE_ROOT / "openapi.yaml"): "openapi.yaml",
                                                        running.base_url: "<base_url>", main.token: "<token>"})}
         self.say(f"  schemathesis-cli: {wall:.1f} s, exit {code}, {result['server']['requests']} requests "
                  f"on the server, load {load_before}")
@@ -407,7 +445,7 @@ class Bench:
         self.say(f"  profile: {wall:.1f} s, exit {code}")
         return {"wall_seconds": round(wall, 3), "exit_code": code, "load_before": load_before,
                 "load_after": load_average(), "sampled_seconds": round(root.time, 3),
-                "breakdown": profile_breakdown.breakdown(root),
+                "breakdown": profile_breakdown.breakdown(root, profile_breakdown.suite_functions(CODE_ROOT / "conformance" / "suite")),
                 "top": profile_breakdown.top_functions(root, 20)}
 
 
@@ -479,6 +517,7 @@ def render_report(results: dict[str, Any]) -> str:
         "",
         markdown_table(["fact", "value"], [
             ["date", facts["date"]],
+            ["code measured", f"{results.get('code', 'unknown')} (copied when the benchmark started)"],
             ["cores", facts["cores"]],
             ["platform", f"{facts['platform']} ({facts['machine']})"],
             ["Python", facts["python"]],
@@ -511,7 +550,8 @@ def render_report(results: dict[str, Any]) -> str:
                          summarize(_values(default, "cpu_seconds")), "s"))
     variants = results.get("default_variants", {})
     for key, label in (("fresh_directory", "default run started in an empty directory (cold Hypothesis cache): wall time"),
-                       ("no_bytecode_cache", "default run with `PYTHONDONTWRITEBYTECODE=1`: wall time")):
+                       ("no_bytecode_cache", "default run without any bytecode cache (`PYTHONDONTWRITEBYTECODE=1`, "
+                                             "empty `PYTHONPYCACHEPREFIX`): wall time")):
         runs = variants.get(key) or []
         if runs:
             rows.append(_row(label, summarize(_values(runs, "wall_seconds")), "s"))
@@ -625,8 +665,8 @@ def render_report(results: dict[str, Any]) -> str:
                   f"same examples ({results['examples']}), checks (`conformance/properties.py` CHECKS), phases and modes,",
                   "one worker, and the account sid pinned to the token's account (as the suite does):", "",
                   f"    {plain_command}", "",
-                  "On an external target the suite allows itself two generated creates and drops generated cases",
-                  "that would dial (see the Hypothesis statistics below), so it sends fewer requests per run by design.",
+                  "On an external target the suite allows its generated tests only a few creates and drops generated",
+                  "cases that would dial (see the Hypothesis statistics below): it sends fewer requests by design.",
                   "", markdown_table(["", "requests", "creates accepted", "wall s", "CPU s (client)", "req/s over wall",
                                       "req/s over request span", "by method (last run)", "by User-Agent (last run)"],
                                      t_rows), ""]
@@ -711,8 +751,9 @@ def render_report(results: dict[str, Any]) -> str:
               "- Every run starts in one working directory, as a user's repeated runs do; one unmeasured default",
               "  run first warms the caches there (Hypothesis keeps the table of the characters a codec can encode",
               "  in `.hypothesis/` under the working directory; bytecode caching is on). The \"empty directory\"",
-              "  and `PYTHONDONTWRITEBYTECODE=1` rows show what a run costs without those caches (a first run, CI",
-              "  in a fresh clone, a container image that sets that variable).",
+              "  and \"without any bytecode cache\" rows show what a run costs without those caches: a first run or",
+              "  CI in a fresh clone; an image without .pyc files that sets `PYTHONDONTWRITEBYTECODE` (every module",
+              "  compiled from source, including pytest's assertion rewriting of Hypothesis and Schemathesis).",
               "- CPU s is user + system time of the measured process (from the kernel's accounting of this",
               "  script's children): less sensitive to other work on the machine than wall time.",
               "- Medians and min – max are over the runs; the load average is the 1-minute one.", ""]
@@ -750,13 +791,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def measuring_options(argv: list[str]) -> list[str]:
+    """The options that shape the measurements (where the results go does not)."""
+    shown, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg in ("--json", "--output"):
+            skip = True
+            continue
+        if arg == "--keep-workdir" or arg.startswith(("--json=", "--output=")):
+            continue
+        shown.append(arg)
+    return shown
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.runs < 1 or args.window_runs < 1:
         raise SystemExit("--runs and --window-runs must be at least 1")
-    sys.path[:0] = [str(ROOT), str(BENCH_DIR)]
-    from conformance.config import OPTIONS_BY_DEST
-
     if args.from_json:
         report = render_report(json.loads(args.from_json.read_text(encoding="utf-8")))
         output = args.output or DEFAULT_OUTPUT
@@ -764,6 +818,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         output.write_text(report, encoding="utf-8")
         print(f"report written to {output}")
         return 0
+    global CODE_ROOT
+    workdir = Path(tempfile.mkdtemp(prefix="calls-bench-"))
+    version = code_version()
+    CODE_ROOT = snapshot_code(workdir / "code")
+    sys.path[:0] = [str(CODE_ROOT), str(BENCH_DIR)]
+    from conformance.config import OPTIONS_BY_DEST
+
     runs = 1 if args.quick else args.runs
     examples = args.examples or (5 if args.quick else int(OPTIONS_BY_DEST["examples"].default))
     if args.profile:
@@ -778,9 +839,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     def say(text: str) -> None:
         print(text, flush=True)
 
-    workdir = Path(tempfile.mkdtemp(prefix="calls-bench-"))
-    invocation = " ".join(["bench/run.py"] + list(argv if argv is not None else sys.argv[1:]))
-    results: dict[str, Any] = {"machine": machine_facts(), "runs": runs, "quick": args.quick, "invocation": invocation,
+    invocation = " ".join(["bench/run.py"] + measuring_options(list(argv if argv is not None else sys.argv[1:])))
+    results: dict[str, Any] = {"machine": machine_facts(), "code": version, "runs": runs, "quick": args.quick, "invocation": invocation,
                                "examples": examples, "load_start": load_average()}
     started = time.perf_counter()
     try:

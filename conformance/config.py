@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-PROFILE_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "targets"
+# Bundled in the wheel as conformance/profiles; fixtures/targets in a checkout.
+PROFILE_DIRS = (Path(__file__).resolve().parent / "profiles", Path(__file__).resolve().parent.parent / "fixtures" / "targets")
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 # Used when no --base-url is given: the suite starts the reference server with these settings.
@@ -172,7 +173,8 @@ class TargetConfig:
 def _read_profile(reference: str) -> dict[str, Any]:
     path = Path(reference)
     if not path.suffix and not path.exists():
-        path = PROFILE_DIR / f"{reference}.toml"
+        found = [d / f"{reference}.toml" for d in PROFILE_DIRS if (d / f"{reference}.toml").is_file()]
+        path = found[0] if found else PROFILE_DIRS[-1] / f"{reference}.toml"
     try:
         with path.open("rb") as handle:
             data = tomllib.load(handle)
@@ -220,10 +222,10 @@ def resolve(cli: Mapping[str, Any], environ: Mapping[str, str] | None = None) ->
             except (TypeError, ValueError):
                 raise ConfigError(f"--{option.name}: invalid value {value!r}") from None
         values[option.dest] = value
-    return _build(values)
+    return _build(values, window_given="window" in raw)
 
 
-def _build(v: dict[str, Any]) -> TargetConfig:
+def _build(v: dict[str, Any], window_given: bool = False) -> TargetConfig:
     token = v["token"] or (v["token_file"] and _read_secret_file(v["token_file"], "token"))
     other_token = v["other_token"] or (v["other_token_file"] and _read_secret_file(v["other_token_file"], "other token"))
     embedded = not v["base_url"]
@@ -256,7 +258,7 @@ def _build(v: dict[str, Any]) -> TargetConfig:
     if embedded:
         # The embedded reference: a short window so the visibility scenario runs in seconds, and
         # creation allowed (its numbers dial nobody). Accounts are filled in once it has started.
-        window = EMBEDDED_WINDOW if v["window"] == OPTIONS_BY_DEST["window"].default else window
+        window = window if window_given else EMBEDDED_WINDOW
         return TargetConfig(
             base_url="", account_sid="", token="", window=window, grace=v["grace"] or max(2.0, window * 0.5),
             allow_create=True, from_number=v["from_number"] or "+15005550006",

@@ -312,6 +312,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         for v in found:
             curl = v.exchange.curl() if v.exchange else None
             run.ledger.failed(v.requirement, verdict.Failure(name, v.code, v.message, curl))
+        failed_ids = {v.requirement for v in found}
+        run.ledger.not_run(name, [r for r in requirements if r not in failed_ids],
+                           f"not judged: the test stopped at {', '.join(sorted(failed_ids))}")
         levels = {run.ledger.catalogue[v.requirement].level for v in found}
         if "MUST" not in levels and not run.config.strict:
             # Only SHOULD requirements broke: a warning, reported as an expected failure.

@@ -34,10 +34,11 @@ HARMLESS_CREATE_FIELDS = ("tag", "timeout", "timeLimit")
 # On an external target the generated tests may spend at most this many calls; the scenarios need the rest.
 GENERATED_CALLS_EXTERNAL = {"property": 1, "stateful": 2}
 
+# Not `ignored_auth`: its probes bypass the run's session (no rate limit, no 429 back-off, not logged),
+# and test_auth.py checks CALLS-AUTH-REQUIRED on every operation.
 CHECKS = [
     "not_a_server_error", "status_code_conformance", "content_type_conformance", "response_schema_conformance",
-    "negative_data_rejection", "positive_data_acceptance", "ignored_auth",
-    "use_after_free", "ensure_resource_availability",
+    "negative_data_rejection", "positive_data_acceptance", "use_after_free", "ensure_resource_availability",
 ]
 
 # Failure code -> requirement, where it does not depend on the operation.
@@ -139,26 +140,35 @@ def remember_created(case: Any, response: Any, run: "Run") -> None:
         run.budget.remember(sid, case.body if isinstance(case.body, dict) else {})
 
 
-def _negative_in_body(case: Any) -> bool:
+def _negative_in(case: Any, where: str) -> bool:
     components = case.meta.components if case.meta is not None else {}
-    return any(str(getattr(location, "value", location)).lower() == "body" and component.mode.is_negative
+    return any(str(getattr(location, "value", location)).lower() == where and component.mode.is_negative
                for location, component in components.items())
+
+
+def _negative_in_body(case: Any) -> bool:
+    return _negative_in(case, "body")
 
 
 def _requirement_for(failure: Failure, case: Any, operation_id: str) -> str:
     code = failure.code
-    mistyped_body = operation_id == "createCall" and _negative_in_body(case) and \
-        invalid_create_requirement(case.body) == "CALLS-CREATE-REJECTS-MISTYPED"
+    mistyped_body = operation_id == "createCall" and _negative_in_body(case) and not _negative_in(case, "path") \
+        and invalid_create_requirement(case.body) == "CALLS-CREATE-REJECTS-MISTYPED"
     if code in ("ST101", "ST102") and mistyped_body:
         return "CALLS-CREATE-REJECTS-MISTYPED"  # input the document does not call invalid (D-30)
     if code in _BY_CODE:
         return _BY_CODE[code]
     by_op = _BY_OPERATION.get(operation_id, {})
     if code == "ST201":
-        return invalid_create_requirement(case.body) if _negative_in_body(case) else "CALLS-SID-FORMAT"
+        # A malformed sid in the path is refused before any body is read: it decides the requirement.
+        if _negative_in(case, "path") or not _negative_in_body(case):
+            return "CALLS-SID-FORMAT"
+        return invalid_create_requirement(case.body)
     if code == "ST202":
         return by_op.get("positive", "CALLS-CONTRACT-STATUS")
     if code == "ST108" and operation_id in ("listCalls", "getCall"):
+        if operation_id == "listCalls" and not list(getattr(failure, "instance_path", None) or []):
+            return "CALLS-LIST-200"  # the body itself is not an array (of calls)
         path = "/".join(str(p) for p in getattr(failure, "instance_path", []))
         message = getattr(failure, "_raw_message", "")
         if path.endswith("call_status") and "is not one of" in message:

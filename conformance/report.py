@@ -22,6 +22,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -36,7 +37,9 @@ from conformance.client import REDACT
 REPORT_NAME = "Calls API conformance"
 ALLURE_VERSION = "3.18.0"  # the npm package `allure` pinned in package.json
 REPO_ROOT = Path(__file__).resolve().parent.parent
-ALLURE_CONFIG = REPO_ROOT / "allurerc.mjs"
+# Bundled in the wheel beside this module; at the repository root in a checkout.
+ALLURE_CONFIG = next((p for p in (Path(__file__).with_name("allurerc.mjs"), REPO_ROOT / "allurerc.mjs") if p.is_file()),
+                     REPO_ROOT / "allurerc.mjs")
 RESULTS_DIR, HTML_DIR, SINGLE_FILE_DIR = "allure-results", "allure-report", "allure-report-single"
 REQUIREMENTS_PAGE = "requirements.html"
 LINK_TYPE = "requirement"
@@ -274,6 +277,17 @@ def find_allure() -> str | None:
     return str(local) if local.is_file() else shutil.which("allure")
 
 
+_ANALYTICS = re.compile(r"<script[^>]*googletagmanager[^>]*></script>\s*<script>[^<]*gtag\([^<]*</script>", re.S)
+
+
+def strip_analytics(page: Path) -> None:
+    """Remove the web-analytics tag Allure's report template carries: a conformance report is opened on
+    private networks and must not call out to a third party."""
+    if page.is_file():
+        html = page.read_text(encoding="utf-8")
+        page.write_text(_ANALYTICS.sub("", html), encoding="utf-8")
+
+
 def generate_html(reports_dir: Path) -> None:
     """Render the HTML report from `<reports>/allure-results`. Prints one line; never raises."""
     reports_dir = Path(reports_dir).resolve()
@@ -307,6 +321,8 @@ def generate_html(reports_dir: Path) -> None:
         return
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+    for page in (reports_dir / HTML_DIR / "index.html", reports_dir / SINGLE_FILE_DIR / "index.html"):
+        strip_analytics(page)
     single = reports_dir / SINGLE_FILE_DIR / "index.html"
     extra = f" (single file: {single})" if single.is_file() else ""
     print(f"calls-conformance: HTML report: {reports_dir / HTML_DIR / 'index.html'}{extra}")

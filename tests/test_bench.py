@@ -128,7 +128,7 @@ def test_report_renders_every_section_with_targets() -> None:
     assert "|   added beyond the 60 s window | 35.0 s | 35.0 | 1 | ≤ 60 s | met |" in report
     assert "| test_lifecycle.py | 16.00 (14.00 – 24.00) |" in report
     assert "| default run started in an empty directory (cold Hypothesis cache): wall time | 25.0 s |" in report
-    assert "| default run with `PYTHONDONTWRITEBYTECODE=1`: wall time | 27.0 s |" in report
+    assert "| default run without any bytecode cache (`PYTHONDONTWRITEBYTECODE=1`, empty `PYTHONPYCACHEPREFIX`): wall time | 27.0 s |" in report
     assert "| embedded default | test_create | 25 | 75 | 75 % | 1.50 |" in report
     assert "2026-11-26 21:00 UTC" in report and "1.50 – 2.50" in report
     assert "not measured" not in report
@@ -178,9 +178,39 @@ def test_suite_functions_map_tests_to_their_files() -> None:
     assert names.get("test_create_call_answers_as_the_contract_says") == "test_properties.py"
 
 
+def test_only_options_that_shape_the_measurements_are_recorded() -> None:
+    argv = ["--runs", "5", "--json", "out.json", "--keep-workdir", "--output=x.md", "--with-window"]
+    assert run.measuring_options(argv) == ["--runs", "5", "--with-window"]
+
+
 def test_help_works() -> None:
     result = subprocess.run([sys.executable, str(BENCH / "run.py"), "--help"], capture_output=True, text=True,
                             timeout=60, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     for option in ("--runs", "--quick", "--with-window", "--profile", "--output"):
         assert option in result.stdout
+
+
+def test_server_counter_counts_requests_and_created_calls() -> None:
+    import requests
+
+    from conformance.reference import ReferenceSettings
+
+    counter_module = _load("server_counter")
+    running, counter = counter_module.start_counting_reference(ReferenceSettings.fast())
+    try:
+        account = running.accounts[0]
+        calls = f"{running.base_url}/Accounts/{account.sid}/Calls"
+        headers = {"Authorization": f"Bearer {account.token}", "User-Agent": "probe/1"}
+        assert requests.get(calls, headers=headers, timeout=10).status_code == 200
+        body = {"from": "+15005550006", "to": {"type": "phone", "number": "+15005550001"}}
+        assert requests.post(calls, json=body, headers=headers, timeout=10).status_code == 201
+        assert requests.get(calls, timeout=10).status_code == 401
+    finally:
+        running.stop()
+    counts = counter.snapshot()
+    assert counts["requests"] == 3  # the server's own ready check is not counted
+    assert counts["calls_stored"] == 1 and counts["creates_accepted"] == 1  # seeded calls are not counted
+    assert counts["by_method"] == {"GET": 2, "POST": 1}
+    assert counts["by_status"] == {"200": 1, "201": 1, "401": 1}
+    assert counts["by_agent"]["probe"] == 2

@@ -189,6 +189,20 @@ def test_readme_documents_every_field_of_verdict_json() -> None:
     assert not missing, f"README.md does not document these fields of verdict.json: {', '.join(missing)}"
 
 
+def test_readme_counts_the_requirements_of_the_catalogue() -> None:
+    catalogue = load_catalogue()
+    levels = [sum(1 for r in catalogue.values() if r.level == level) for level in ("MUST", "SHOULD", "MAY")]
+    text = " ".join(_readme().split())
+    assert f"{len(catalogue)} of them" in text
+    assert f"({levels[0]} MUST, {levels[1]} SHOULD, {levels[2]} MAY)" in text
+
+
+def test_readme_lists_every_file_of_the_suite() -> None:
+    text = _readme()
+    missing = [p.name for p in sorted((ROOT / "conformance" / "suite").glob("test_*.py")) if f"`{p.name}`" not in text]
+    assert not missing, f"README.md does not describe {', '.join(missing)}"
+
+
 def test_readme_starts_with_the_two_commands() -> None:
     text = _readme()
     first_block = text.split("```", 2)[1]

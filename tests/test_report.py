@@ -328,3 +328,16 @@ def test_attach_failure_is_a_no_op_without_allure() -> None:
     if report._allure_active():
         pytest.skip("this run writes Allure results (--alluredir)")
     report.attach_failure([Boom()], [])
+
+
+def test_generated_html_loses_the_third_party_analytics_tag(tmp_path):
+    from conformance.report import strip_analytics
+
+    page = tmp_path / "index.html"
+    page.write_text('<script src="app.js"></script>\n    <script async src="https://www.googletagmanager.com/gtag/js?id=G-X"></script>\n'
+                    "    <script>\n window.dataLayer = [];\n function gtag(){}\n gtag('js', new Date());\n </script>\n"
+                    "<script async>window.allureReportDataReady = true;</script>")
+    strip_analytics(page)
+    html = page.read_text()
+    assert "googletagmanager" not in html and "gtag(" not in html
+    assert "app.js" in html and "allureReportDataReady" in html

@@ -8,11 +8,15 @@ then one test per target reads its `verdict.json`, so that a failure names the f
 - a fault of a MUST requirement: NOT CONFORMANT, with that requirement among `failed_requirements`;
 - a fault of a SHOULD requirement: that requirement among `warnings`; and run again with `--strict`:
   NOT CONFORMANT, with the requirement among `failed_requirements`;
-- the plain reference and every variant: CONFORMANT, with no failed requirement and no warning.
+- the plain reference and every variant: CONFORMANT, with no failed requirement and no warning;
+- and no fault is reported under a requirement that is neither its own nor a declared consequence.
 
-At the end the score (faults caught / faults, false verdicts on variants, wall time) is printed and
-written to `reports/selftest.json` (and beside the runs' reports under pytest's temporary directory).
-Selecting tests (`-k list-truncated`) runs only the targets selected. `python -m pytest -m selftest`.
+The servers' accounts are busy (30 calls each from the start, 10 of them ongoing): a list that shows
+only some of an account's calls shows it only on an account holding more. At the end the score
+(faults caught / faults, false verdicts on variants, wall time) is printed and written to
+`reports/selftest.json` (and beside the runs' reports under pytest's temporary directory). Selecting
+tests (`-k list-truncated`) runs only the targets selected. `python -m pytest -m selftest`;
+docs/reference-server.md, "How the suite is proved", gives the settings and the score.
 """
 
 from __future__ import annotations
@@ -42,10 +46,13 @@ REPORT = ROOT / "reports" / "selftest.json"
 #: samples inside it on a loaded machine.
 WINDOW = 4.0
 #: Property-test examples per operation and mode: the fewest that still catch every fault (measured).
-EXAMPLES = 5
+EXAMPLES = int(os.environ.get("CALLS_SELFTEST_EXAMPLES", "1"))
 #: The reference's calls end within 3 s (`slow-lifecycle`); a call still live after this never ends.
-CALL_TIMEOUT = 20.0
-WORKERS = 2
+CALL_TIMEOUT = 10.0
+#: Calls each account holds from the start (a third of them ongoing for an hour): busy accounts, so that
+#: a list showing only some of an account's calls shows it.
+SEEDED_CALLS = 30
+WORKERS = int(os.environ.get("CALLS_SELFTEST_WORKERS", "2"))
 RUN_TIMEOUT = 300.0
 FROM_NUMBER, TO_NUMBER = "+15005550006", "+15005550001"
 
@@ -69,7 +76,8 @@ class Target:
         return FAULTS[self.name].requirement if self.kind == "fault" and self.name else None
 
     def settings(self) -> ReferenceSettings:
-        return ReferenceSettings.fast(window=WINDOW, fault=self.name if self.kind == "fault" else None,
+        return ReferenceSettings.fast(window=WINDOW, seeded_calls=SEEDED_CALLS,
+                                      fault=self.name if self.kind == "fault" else None,
                                       variant=self.name if self.kind == "variant" else None)
 
 
@@ -112,14 +120,15 @@ def run_target(target: Target, reports: Path) -> Outcome:
                 "--no-html", "--reports-dir", str(reports),
             ] + (["--strict"] if target.strict else [])
             done = subprocess.run(command, cwd=ROOT, env=_environment(token, other_token), capture_output=True,
-                                  text=True, timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL)
+                                  text=True, timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL, check=False)
             outcome.exit_code = done.returncode
             outcome.output = (done.stdout[-6000:] + "\n--- stderr\n" + done.stderr[-3000:]).strip()
             if server.unexpected_errors:
-                outcome.error = f"the reference server hit its last-resort 500 handler {server.unexpected_errors} time(s)"
+                outcome.error = (f"the reference server hit its last-resort 500 handler "
+                                 f"{server.unexpected_errors} time(s)")
     except subprocess.TimeoutExpired:
         outcome.error = f"the run did not finish within {RUN_TIMEOUT:g} s"
-    except Exception as error:  # a broken start must name its target, not abort the whole zoo
+    except Exception as error:  # noqa: BLE001 - a broken start must name its target, not abort the zoo
         outcome.error = f"{type(error).__name__}: {error}"
     outcome.seconds = time.monotonic() - started
     path = reports / "verdict.json"
@@ -158,13 +167,19 @@ def judge(outcome: Outcome) -> list[str]:
     return problems
 
 
+#: Consequences a fault shows only on the zoo's busy accounts, which the fault's probes (each on a fresh
+#: server with three seeded calls) cannot see: a list cut short also leaves out ended calls inside the window.
+BUSY_ACCOUNT_CONSEQUENCES = {("list-truncated-after-5", "CALLS-WINDOW-VISIBLE")}
+
+
 def extra_failures(outcome: Outcome) -> list[str]:
     """Requirements reported failed (or warned) beyond the fault's own and its declared consequences."""
     if outcome.verdict is None or outcome.target.kind != "fault":
         return []
     fault = FAULTS[outcome.target.name or ""]
     reported = outcome.verdict["failed_requirements"] + outcome.verdict["warnings"]
-    return [rid for rid in reported if rid != fault.requirement and rid not in fault.also]
+    return [rid for rid in reported if rid != fault.requirement and rid not in fault.also
+            and (fault.name, rid) not in BUSY_ACCOUNT_CONSEQUENCES]
 
 
 def score(outcomes: list[Outcome], wall: float) -> dict[str, Any]:
@@ -174,12 +189,14 @@ def score(outcomes: list[Outcome], wall: float) -> dict[str, Any]:
     return {
         "faults_caught": sum(not o.problems for o in faults),
         "faults": len(faults),
+        "faults_reported_under_other_requirements": sum(bool(extra_failures(o)) for o in faults),
         "strict_should_faults_caught": sum(not o.problems for o in strict),
         "strict_should_faults": len(strict),
         "false_verdicts_on_conformant": sum(bool(o.problems) for o in conformant),
         "conformant_targets": len(conformant),
         "wall_seconds": round(wall, 1),
-        "settings": {"window": WINDOW, "examples": EXAMPLES, "call_timeout": CALL_TIMEOUT, "workers": WORKERS},
+        "settings": {"window": WINDOW, "examples": EXAMPLES, "call_timeout": CALL_TIMEOUT,
+                     "seeded_calls": SEEDED_CALLS, "workers": WORKERS},
         "missed": {o.target.id: o.problems for o in outcomes if o.problems},
         "also_reported": {o.target.id: extra_failures(o) for o in faults if extra_failures(o)},
         "runs": {o.target.id: {"verdict": (o.verdict or {}).get("verdict"), "seconds": round(o.seconds, 1),
@@ -192,7 +209,13 @@ def score(outcomes: list[Outcome], wall: float) -> dict[str, Any]:
 def _selected(session: pytest.Session) -> list[Target]:
     wanted = {item.callspec.params["target"] for item in session.items
               if hasattr(item, "callspec") and isinstance(item.callspec.params.get("target"), Target)}
-    return [t for t in ALL_TARGETS if t in wanted]
+    targets = [t for t in ALL_TARGETS if t in wanted]
+    # The slowest first (by the last run's times, when there is one), so that no long run starts last.
+    try:
+        last = json.loads(REPORT.read_text(encoding="utf-8"))["runs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        last = {}
+    return sorted(targets, key=lambda t: -float((last.get(t.id) or {}).get("seconds") or 0.0))
 
 
 @pytest.fixture(scope="session")
@@ -231,9 +254,11 @@ def zoo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     (base / "selftest.json").write_text(text, encoding="utf-8")
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(text, encoding="utf-8")
-    say(f"selftest: {result['faults_caught']}/{result['faults']} faults caught, "
+    say(f"selftest: {result['faults_caught']}/{result['faults']} faults caught "
+        f"({result['faults_reported_under_other_requirements']} also reported under undeclared requirements), "
         f"{result['strict_should_faults_caught']}/{result['strict_should_faults']} SHOULD faults failed with --strict, "
-        f"{result['false_verdicts_on_conformant']} false verdicts on {result['conformant_targets']} conformant targets, "
+        f"{result['false_verdicts_on_conformant']} false verdicts on {result['conformant_targets']} conformant "
+        f"targets, "
         f"{result['wall_seconds']:.0f} s wall time (window {WINDOW:g} s, {EXAMPLES} examples, {WORKERS} at a time); "
         f"written to {REPORT}")
     return {o.target.id: o for o in outcomes}
@@ -249,6 +274,19 @@ def _check(zoo: dict[str, Outcome], target: Target) -> None:
 @pytest.mark.parametrize("target", FAULT_TARGETS, ids=lambda t: t.name)
 def test_fault_is_caught(zoo, target: Target) -> None:
     _check(zoo, target)
+
+
+@pytest.mark.parametrize("target", FAULT_TARGETS, ids=lambda t: t.name)
+def test_fault_is_reported_under_its_requirement_and_declared_consequences_only(zoo, target: Target) -> None:
+    """A fault reported under a requirement it does not break misleads whoever reads the report."""
+    outcome = zoo[target.id]
+    if outcome.verdict is None:
+        pytest.skip(f"no verdict: {outcome.error}")
+    extra = extra_failures(outcome)
+    if extra:
+        rows = {r["id"]: r["failures"][:1] for r in outcome.verdict["requirements"] if r["id"] in extra}
+        pytest.fail(f"{target.id} is also reported under {extra}, neither its requirement nor a declared "
+                    f"consequence (`also`): {json.dumps(rows, indent=1)[:3000]}", pytrace=False)
 
 
 @pytest.mark.parametrize("target", STRICT_TARGETS, ids=lambda t: t.name)

@@ -9,7 +9,7 @@ from conformance.plugin import active_run
 RUN = active_run()
 schema = properties.build_schema(RUN)
 
-COMMON = ("CALLS-NO-SERVER-ERROR", "CALLS-CONTRACT-STATUS", "CALLS-AUTH-REQUIRED", "CALLS-SID-FORMAT")
+COMMON = ("CALLS-NO-SERVER-ERROR", "CALLS-CONTRACT-STATUS", "CALLS-SID-FORMAT")
 pytestmark = pytest.mark.property
 
 

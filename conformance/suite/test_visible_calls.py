@@ -2,9 +2,9 @@
 
 This runs late in the run, when the calls the run created have accumulated (with the document's
 ten-minute window, all of them are still visible at the end of a run). A call is known to be visible
-when the run created it, did not delete it, and its get answers it right before and right after the
-list: a server that can get it at both moments must list it in between. Which promise a missing call
-breaks depends on what the gets showed:
+when the run created it (more than the settle time ago, D-35), did not delete it, and its get answers
+it, as a call of the account, right before and right after the list: a server that can get it at both
+moments must list it in between. Which promise a missing call breaks depends on what the gets showed:
 
 - seen active after the list: it was ongoing when the list was answered (CALLS-LIST-INCLUDES-ACTIVE);
 - seen active before the list only: it was ongoing, or had ended a moment before ("ongoing or recently
@@ -24,7 +24,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from conformance.checks import ACTIVE_STATUSES, RequirementViolation, expect_call_list, sids_of
+from conformance.checks import (
+    ACTIVE_STATUSES,
+    RequirementViolation,
+    expect_call_list,
+    sids_of,
+)
 from conformance.client import Response
 from conformance.visibility import DELETED, SEEN
 
@@ -44,7 +49,7 @@ class Look:
 
 
 def _look(api, sid: str) -> Look | None:
-    """Get the call; None unless it answers 2xx with that very call."""
+    """Get the call; None unless it answers 2xx with that very call, of the client's account."""
     sent = time.monotonic()
     response = api.get_call(sid)
     received = time.monotonic()
@@ -55,7 +60,7 @@ def _look(api, sid: str) -> Look | None:
         body = response.json()
     except ValueError:
         return None
-    if not isinstance(body, dict) or body.get("call_sid") != sid:
+    if not isinstance(body, dict) or body.get("call_sid") != sid or body.get("account_sid") != api.account_sid:
         return None
     status = body.get("call_status")
     return Look(sent, received, response, status if isinstance(status, str) else None)
@@ -71,10 +76,11 @@ def _ended_after(sid: str, created_at: float, before: Look) -> float:
     return max(bounds)
 
 
-@pytest.mark.creates_calls
 @pytest.mark.requirements("CALLS-LIST-INCLUDES-ACTIVE", "CALLS-LIST-200")
 def test_every_call_known_to_be_visible_is_listed(api, run, target) -> None:
-    created = [c for c in run.budget.created if c.sid not in DELETED]
+    # A call created within the settle time may not be readable everywhere yet (D-35): left out.
+    settled = time.time() - target.settle
+    created = [c for c in run.budget.created if c.sid not in DELETED and c.created_at <= settled]
     before = {c.sid: look for c in created if (look := _look(api, c.sid)) is not None}
     if not before:
         pytest.skip("no call this run created (and did not delete) can be got any more")
@@ -89,7 +95,7 @@ def test_every_call_known_to_be_visible_is_listed(api, run, target) -> None:
         after = _look(api, sid)
         if after is None:
             continue  # gone meanwhile: it may have reached the end of its window
-        if after.active or first.active:
+        if after.active or (first.active and list_received - first.sent <= target.window):
             judged += 1
             if sid not in listed:
                 seen = "ongoing" if after.active else "ongoing, or ended less than " \
