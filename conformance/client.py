@@ -159,6 +159,21 @@ class Response:
         """The decoded body, or raises ValueError."""
         return jsonlib.loads(self.content.decode("utf-8"))
 
+    def success_json(self) -> Any:
+        """The decoded body of a 2xx answer; None for another status or a body that is not JSON."""
+        if not 200 <= self.status < 300:
+            return None
+        try:
+            return self.json()
+        except ValueError:
+            return None
+
+    def created_sid(self) -> str | None:
+        """The `sid` a 2xx create answer carries, if it carries one."""
+        body = self.success_json()
+        sid = body.get("sid") if isinstance(body, dict) else None
+        return sid if isinstance(sid, str) and sid else None
+
 
 def _body_text(body: bytes | str | None) -> str | None:
     if body is None:

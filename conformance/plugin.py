@@ -53,6 +53,7 @@ class CallBudget:
         self.created: list[CreatedCall] = []
         self.attempts = 0
         self._spent: dict[str, int] = {}
+        self.invalid_dials = 0  # invalid creates naming the destination that generated tests sent
 
     def count(self, purpose: str) -> None:
         """Take one create from the budget on behalf of `purpose` (e.g. the generated tests)."""
@@ -356,24 +357,32 @@ def calls(run: Run) -> CallBudget:
 # --- cleanup and verdict -------------------------------------------------------------------------
 
 
+def _listed_sids(run: Run) -> tuple[set[str], set[str]]:
+    """The sids the account lists now, and those of them that carry this run's tag."""
+    listed = run.api.list_calls().success_json()
+    calls = [c for c in listed if isinstance(c, dict) and isinstance(c.get("call_sid"), str)] \
+        if isinstance(listed, list) else []
+    tagged = {c["call_sid"] for c in calls
+              if isinstance(c.get("tag"), dict) and c["tag"].get("conformance_run") == run.config.run_id}
+    return {c["call_sid"] for c in calls}, tagged
+
+
 def _cleanup(run: Run) -> None:
-    """Delete every call the run created, then look again: what is still there is reported."""
-    created = [c.sid for c in run.budget.created]
-    if not created:
-        return
-    leftovers = []
+    """Delete every call the run created, and every listed call that carries the run's tag (a deployment may
+    place a call for a create it refused); what is still listed afterwards is reported."""
+    created = {c.sid for c in run.budget.created}
+    if not created and not run.config.allow_create:
+        return  # nothing was sent that could place a call
     try:
-        for sid in created:
+        for sid in sorted(created):
             run.api.delete_call(sid)
-        response = run.api.list_calls()
-        listed = response.json() if response.status == 200 else []
-        seen = {c.get("call_sid") for c in listed if isinstance(c, dict)} if isinstance(listed, list) else set()
-        tagged = {c.get("call_sid") for c in listed if isinstance(c, dict) and isinstance(c.get("tag"), dict)
-                  and c["tag"].get("conformance_run") == run.config.run_id} if isinstance(listed, list) else set()
-        leftovers = sorted((seen & set(created)) | tagged)
-    except (TargetUnavailable, RateLimited, ValueError) as error:
-        leftovers = [f"(cleanup incomplete: {error})"]
-    run.leftovers = leftovers
+        _, tagged = _listed_sids(run)
+        for sid in sorted(tagged - created):
+            run.api.delete_call(sid)
+        seen, still_tagged = _listed_sids(run) if created or tagged else (set(), set())
+        run.leftovers = sorted((seen & (created | tagged)) | still_tagged)
+    except (TargetUnavailable, RateLimited) as error:
+        run.leftovers = [f"(cleanup incomplete: {error})"]
 
 
 def _stop_reference(run: Run) -> None:

@@ -1,15 +1,18 @@
 """Schemathesis glue: the contract-driven property and stateful tests.
 
 Every generated request goes through the run's `TargetSession` (rate limit, 429 back-off, recording).
-Safety: a generated create never dials a generated number. Positive create bodies are replaced by the
-configured payload (plus harmless generated fields); negative ones have their dialable parts replaced
-by the configured ones, and are dropped when that makes them valid. Each accepted create is taken from
-the run's call budget and deleted at the end of the run.
+Safety: a generated create never dials a generated number. A valid create body is replaced by the
+configured payload (plus harmless generated fields). An invalid one keeps what makes it invalid wherever
+that reaches nobody: its numbers and addresses become the configured ones, its webhooks, hosts and SIP
+headers survive only as values that name nothing (`safe_invalid_create`); it is dropped only when that
+leaves it valid. Creates are taken from the run's call budget (an invalid one only if the server accepted
+it), and every accepted create is deleted at the end of the run.
 Each Schemathesis failure becomes a `RequirementViolation` naming the catalogue requirement it breaks.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +24,7 @@ from schemathesis.config import HealthCheck
 from schemathesis.generation import GenerationMode
 
 from conformance import spec
-from conformance.checks import RequirementViolation, invalid_create_requirement
+from conformance.checks import TARGET_ADDRESS, RequirementViolation, invalid_create_requirement
 from conformance.client import REDACT
 from conformance.visibility import DELETED
 
@@ -29,10 +32,21 @@ if TYPE_CHECKING:
     from conformance.plugin import Run
 
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-# Generated create fields that cannot reach anybody; everything else comes from the configuration.
-HARMLESS_CREATE_FIELDS = ("tag", "timeout", "timeLimit")
+# Generated fields a valid create may carry beside the configured payload: they reach nobody, and a
+# server that accepts the configured payload accepts them too.
+POSITIVE_GENERATED_FIELDS = ("timeout", "timeLimit")
+# Generated fields an invalid create keeps whatever their value: none names a number, a host or a URL.
+INERT_CREATE_FIELDS = (
+    "tag", "timeout", "timeLimit", "callerName", "answerOnBridge", "speech_synthesis_vendor",
+    "speech_synthesis_language", "speech_synthesis_voice", "speech_recognizer_vendor", "speech_recognizer_language",
+)
 # On an external target the generated tests may spend at most this many calls; the scenarios need the rest.
 GENERATED_CALLS_EXTERNAL = {"property": 1, "stateful": 2}
+# On an external target the generated tests send at most this many invalid creates that name the configured
+# destination; later ones name none. A server that refuses a create yet places the call
+# (CALLS-CREATE-REJECT-NO-CALL) is thus given at most this many calls by them.
+INVALID_DIALS_EXTERNAL = 10
+_MISSING = object()
 
 # Not `ignored_auth`: its probes bypass the run's session (no rate limit, no 429 back-off, not logged),
 # and test_auth.py checks CALLS-AUTH-REQUIRED on every operation.
@@ -59,32 +73,46 @@ _BY_OPERATION = {
 }
 
 
-def build_schema(run: "Run") -> Any:
-    """The contract as a Schemathesis schema, configured for this run's target."""
+def build_schema(run: "Run", modes: tuple[GenerationMode, ...] = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE),
+                 max_examples: int | None = None, phases: list[str] | None = None) -> Any:
+    """The contract as a Schemathesis schema, configured for this run's target (and, when given, one test's
+    generation modes, examples per mode and phases)."""
     cfg = run.config
-    schema = schemathesis.openapi.from_path(str(spec.spec_path()))
+    schema = schemathesis.openapi.from_dict(copy.deepcopy(spec.load_spec()))
     schema.config.update(base_url=cfg.base_url, headers=run.api.auth_headers(),
                          suppress_health_check=[HealthCheck.all])
     schema.config.seed = cfg.seed
     schema.config.cache.enabled = False  # no replay of earlier runs' failures: each run stands on its own
-    schema.config.generation.update(
-        modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], max_examples=cfg.examples,
-        deterministic=True, database="none",
-    )
+    schema.config.generation.update(modes=list(modes), max_examples=max_examples or cfg.examples,
+                                    deterministic=True, database="none")
+    if phases is not None:
+        schema.config.phases.update(phases=phases)
     schema.config.checks.update(included_check_names=CHECKS)
     schema.config.checks.negative_data_rejection.expected_statuses = ["4xx"]
     schema.config.checks.positive_data_acceptance.expected_statuses = ["2xx", "404", "429"]
     return schema
 
 
+def valid_creates_schema(run: "Run") -> Any:
+    """The schema of the valid-create property test. Every valid body becomes the configured payload, so on an
+    external target more cases would only spend calls: it draws as many as the generated tests may spend."""
+    if run.config.embedded:
+        return build_schema(run, modes=(GenerationMode.POSITIVE,))
+    return build_schema(run, modes=(GenerationMode.POSITIVE,), max_examples=GENERATED_CALLS_EXTERNAL["property"],
+                        phases=["fuzzing"])
+
+
 def _mode(case: Any) -> GenerationMode:
     return case.meta.generation.mode if case.meta is not None else GenerationMode.POSITIVE
 
 
+def _is_create(case: Any) -> bool:
+    return case.operation.definition.raw.get("operationId") == "createCall"
+
+
 def spends_a_call(case: Any) -> bool:
     """Whether sending `case` would place a call: a positive create, whose body becomes the configured payload."""
-    return (case.operation.definition.raw.get("operationId") == "createCall" and isinstance(case.body, dict)
-            and _mode(case) == GenerationMode.POSITIVE)
+    return _is_create(case) and isinstance(case.body, dict) and _mode(case) == GenerationMode.POSITIVE
 
 
 def generated_calls_allowed(run: "Run", purpose: str) -> bool:
@@ -94,45 +122,148 @@ def generated_calls_allowed(run: "Run", purpose: str) -> bool:
     return run.config.embedded or run.budget.spent(purpose) < GENERATED_CALLS_EXTERNAL[purpose]
 
 
+def invalid_may_dial(run: "Run", purpose: str) -> bool:
+    """Whether the next invalid create a generated test sends may name the configured destination."""
+    return generated_calls_allowed(run, purpose) and (run.config.embedded or run.budget.invalid_dials < INVALID_DIALS_EXTERNAL)
+
+
+def _inert(value: Any) -> bool:
+    """A value no server can read as a number, an address or a URL."""
+    return value is None or isinstance(value, (bool, int, float))
+
+
+_VALID_TARGET = {"type": "phone", "number": "+15005550001"}
+_VALID_CREATE = {"from": "+15005550006", "to": _VALID_TARGET}
+
+
+def _makes_invalid(component: str, valid: dict[str, Any], key: str, value: Any) -> bool:
+    """Whether `value` as the `key` field of an otherwise valid instance of `component` makes it invalid."""
+    return bool(spec.schema_errors({**valid, key: value}, component))
+
+
+def _safe_address(kind: str, value: Any, configured_number: Any) -> Any:
+    """A mistyped address made harmless: a number a lenient server would coerce is the configured one."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and kind in ("phone", "teams"):
+        return int("".join(ch for ch in str(configured_number or "") if ch.isdigit()) or 0)
+    return value if value is None or isinstance(value, bool) else None
+
+
+def _safe_target(to: Any, configured: dict[str, Any]) -> Any:
+    """The `to` of an invalid create, keeping what makes it invalid but naming no destination other than the
+    configured one; _MISSING when it is left out."""
+    if isinstance(to, str):
+        return configured["number"]  # a bare string: a lenient server would dial the configured number
+    if not isinstance(to, dict):
+        return to if _inert(to) else _MISSING
+    kind = to.get("type", _MISSING)
+    address = TARGET_ADDRESS.get(kind) if isinstance(kind, str) else None
+    safe: dict[str, Any]
+    if address is not None and not (isinstance(to.get(address), str) and to[address]):
+        # A known type whose address is missing, empty or mistyped: no usable destination in it.
+        safe = {"type": kind}
+        if address in to:
+            safe[address] = "" if to[address] == "" else _safe_address(kind, to[address], configured["number"])
+    else:
+        # The address is a valid one, or the type is unknown: the destination becomes the configured one.
+        safe = dict(configured)
+        if kind is _MISSING:
+            del safe["type"]
+        elif address is None:
+            safe["type"] = kind if isinstance(kind, str) or _inert(kind) else None
+        number = to.get("number", _MISSING)
+        if address != "number" and number is not _MISSING and not (isinstance(number, str) and number):
+            # An empty or mistyped `number` beside another type's address: it stays the invalid part.
+            safe["number"] = "" if number == "" else _safe_address("phone", number, configured["number"])
+    # Other fields (trunk, headers, auth, unused addresses) only as values that name nothing.
+    for key, value in to.items():
+        if key in safe:
+            continue
+        if _inert(value) or value == "":
+            safe[key] = value
+        elif _makes_invalid("Target", _VALID_TARGET, key, value):
+            safe[key] = False  # invalid, as generated, but it could name a host: an inert invalid value instead
+    return safe
+
+
+def _names_a_destination(body: dict[str, Any]) -> bool:
+    to = body.get("to")
+    if isinstance(to, dict):
+        return any(to.get(k) not in (None, "", False) for k in set(TARGET_ADDRESS.values()))
+    return isinstance(to, str)
+
+
+def safe_invalid_create(body: dict[str, Any], configured: dict[str, Any], may_dial: bool) -> dict[str, Any]:
+    """An invalid create body that keeps what makes it invalid wherever that reaches nobody. A number or an
+    address becomes the configured one, and only while `may_dial` (else the body has no `to`); a webhook, host
+    or SIP header set survives only as a value no server can read as an address (`false` when it was the
+    invalid part); a well-formed application sid becomes the configured one."""
+    safe: dict[str, Any] = {}
+    for key, value in body.items():
+        if key == "from":
+            # An empty or over-long `from` is no number: kept, it is what makes the body invalid.
+            keep = not isinstance(value, str) or not 1 <= len(value) <= 256
+            safe["from"] = value if keep else configured["from"]
+        elif key == "to":
+            to = _safe_target(value, configured["to"])
+            if to is not _MISSING:
+                safe["to"] = to
+        elif key == "application_sid":
+            if not (isinstance(value, str) and UUID.match(value)):
+                safe[key] = value
+            elif configured.get("application_sid"):
+                safe[key] = configured["application_sid"]
+        elif key in INERT_CREATE_FIELDS or _inert(value):
+            safe[key] = value
+        elif _makes_invalid("CreateCallRequest", _VALID_CREATE, key, value):
+            # A webhook, host, SIP header set or AMD setting that is invalid as generated but could name a
+            # URL or host: an inert invalid value keeps the body invalid in the same field.
+            safe[key] = False
+    if isinstance(safe.get("tag", {}), dict):
+        safe["tag"] = {**safe.get("tag", {}), **configured["tag"]}  # the run tag, unless the tag is the invalid part
+    if not may_dial and _names_a_destination(safe):
+        del safe["to"]  # still invalid (`to` is required), and it dials nobody
+    return safe
+
+
 def prepare_case(case: Any, run: "Run", purpose: str = "property") -> None:
     """Point a generated case at the configured account and make any create safe; rejects unsafe examples."""
     cfg = run.config
     params = case.path_parameters or {}
     if UUID.match(str(params.get("account_sid", ""))):
         params["account_sid"] = cfg.account_sid
-    if case.operation.definition.raw.get("operationId") != "createCall":
-        return
-    if not isinstance(case.body, dict):
-        return  # not an object: no number in it can be dialled; a conformant server rejects it
+    if not _is_create(case) or not isinstance(case.body, dict):
+        return  # a body that is not an object names nobody; a conformant server rejects it
     configured = cfg.create_payload()
-    if _mode(case) == GenerationMode.POSITIVE:
+    if _mode(case) == GenerationMode.NEGATIVE and _negative_in_body(case):
+        # The body is what this case tests: sent to the configured account, not refused for its path first.
+        params["account_sid"] = cfg.account_sid
+        body = safe_invalid_create(case.body, configured, invalid_may_dial(run, purpose))
+        if not spec.schema_errors(body, "CreateCallRequest"):
+            hypothesis.reject()  # what made it invalid could not be kept safely: sent, it would be a real create
+    else:
         body = dict(configured)
-        body.update({k: case.body[k] for k in HARMLESS_CREATE_FIELDS if k in case.body and k != "tag"})
+        body.update({k: case.body[k] for k in POSITIVE_GENERATED_FIELDS if k in case.body})
         if isinstance(case.body.get("tag"), dict):
             body["tag"] = {**case.body["tag"], **configured["tag"]}
-        case.body = body
-        if not generated_calls_allowed(run, purpose):
-            hypothesis.reject()  # the call budget is spent: no more positive creates
-        run.budget.count(purpose)
-        return
-    body = {k: v for k, v in case.body.items() if k in HARMLESS_CREATE_FIELDS or k in ("from", "to", "application_sid")}
-    if isinstance(body.get("to"), dict):
-        body["to"] = dict(configured["to"])
-    if isinstance(body.get("from"), str):
-        body["from"] = configured["from"]
-    if isinstance(body.get("application_sid"), str) and UUID.match(body["application_sid"]):
-        if cfg.application_sid:
-            body["application_sid"] = cfg.application_sid
+        if _mode(case) == GenerationMode.POSITIVE:
+            if not generated_calls_allowed(run, purpose):
+                hypothesis.reject()  # the call budget is spent: no more valid creates
+            run.budget.count(purpose)
         else:
-            del body["application_sid"]
-    if not spec.schema_errors(body, "CreateCallRequest"):
-        hypothesis.reject()  # making it safe made it valid: it would be a real create, not a negative case
+            # Invalid elsewhere (its path): what it tests does not need a destination, and without one it
+            # dials nobody on any server. test_bad_input sends a malformed path with the whole payload.
+            del body["to"]
+    if _mode(case) == GenerationMode.NEGATIVE and _names_a_destination(body):
+        run.budget.invalid_dials += 1
     case.body = body
 
 
-def remember_created(case: Any, response: Any, run: "Run") -> None:
-    """Any create the target accepted is remembered, so the run deletes it at the end."""
+def remember_created(case: Any, response: Any, run: "Run", purpose: str) -> None:
+    """Any create the target accepted is remembered, so the run deletes it at the end. An accepted invalid
+    create (a server that should have refused it) is also taken from the generated tests' call allowance."""
     if case.method.upper() == "POST" and 200 <= response.status_code < 300:
+        if _mode(case) == GenerationMode.NEGATIVE:
+            run.budget.count(purpose)
         try:
             sid = response.json().get("sid")
         except (ValueError, AttributeError):
@@ -150,9 +281,18 @@ def _negative_in_body(case: Any) -> bool:
     return _negative_in(case, "body")
 
 
-def _requirement_for(failure: Failure, case: Any, operation_id: str) -> str:
+def _path_sent_invalid(case: Any, run: "Run") -> bool:
+    """Whether the request went out with an invalid path (a create with an invalid body gets the configured
+    account whatever was generated for its path)."""
+    if _is_create(case):
+        return (case.path_parameters or {}).get("account_sid") != run.config.account_sid
+    return _negative_in(case, "path")
+
+
+def _requirement_for(failure: Failure, case: Any, operation_id: str, run: "Run") -> str:
     code = failure.code
-    mistyped_body = operation_id == "createCall" and _negative_in_body(case) and not _negative_in(case, "path") \
+    path_invalid = _path_sent_invalid(case, run)
+    mistyped_body = operation_id == "createCall" and _negative_in_body(case) and not path_invalid \
         and invalid_create_requirement(case.body) == "CALLS-CREATE-REJECTS-MISTYPED"
     if code in ("ST101", "ST102") and mistyped_body:
         return "CALLS-CREATE-REJECTS-MISTYPED"  # input the document does not call invalid (D-30)
@@ -161,7 +301,7 @@ def _requirement_for(failure: Failure, case: Any, operation_id: str) -> str:
     by_op = _BY_OPERATION.get(operation_id, {})
     if code == "ST201":
         # A malformed sid in the path is refused before any body is read: it decides the requirement.
-        if _negative_in(case, "path") or not _negative_in_body(case):
+        if path_invalid or not _negative_in_body(case):
             return "CALLS-SID-FORMAT"
         return invalid_create_requirement(case.body)
     if code == "ST202":
@@ -186,7 +326,7 @@ def as_violations(group: FailureGroup, case: Any, run: "Run") -> ExceptionGroup:
     violations = []
     for failure in group.exceptions:
         text = REDACT(f"{failure.title}: {failure.message}".strip().replace("\n\n", "\n"))
-        violations.append(RequirementViolation(_requirement_for(failure, case, operation_id), failure.code,
+        violations.append(RequirementViolation(_requirement_for(failure, case, operation_id, run), failure.code,
                                                f"{case.operation.label}: {text}", exchange))
     first = violations[0].render().splitlines()[0]
     more = f" (+{len(violations) - 1} more)" if len(violations) > 1 else ""
@@ -197,7 +337,7 @@ def send(case: Any, run: "Run", purpose: str = "property") -> Any:
     """Make the case safe, send it through the run's session, remember any call it created."""
     prepare_case(case, run, purpose)
     response = case.call(session=run.api.session, headers=run.api.auth_headers())
-    remember_created(case, response, run)
+    remember_created(case, response, run, purpose)
     if case.method.upper() == "DELETE":
         DELETED.record((case.path_parameters or {}).get("call_sid"), response.status_code)
     if case.method.upper() == "POST" and response.status_code == 480:

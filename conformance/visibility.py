@@ -114,10 +114,7 @@ def find_lasting_call(client: ApiClient, budget: Any, window: float, *, need: fl
     """
     observed_at = time.time()
     response = client.list_calls()
-    try:
-        listed = response.json() if response.status == 200 else []
-    except ValueError:
-        listed = []
+    listed = response.success_json()
     created = {c.sid: c.created_at for c in budget.created}
     candidates = lasting_candidates(listed if isinstance(listed, list) else [], observed_at, window, created,
                                     exclude, need)
@@ -172,12 +169,7 @@ class StatusLog:
 
     def record_response(self, response: Any, sent: float, received: float) -> None:
         """Record the statuses a 2xx get (one call) or list (several) answer shows."""
-        if not 200 <= response.status < 300:
-            return
-        try:
-            body = response.json()
-        except ValueError:
-            return
+        body = response.success_json()
         if isinstance(body, dict):
             self.record(body.get("call_sid"), body.get("call_status"), sent, received, "get", response.exchange)
         elif isinstance(body, list):
@@ -367,10 +359,7 @@ class VisibilityWatch:
         sample = Sample("get", sent, time.monotonic(), response.status, exchange=response.exchange)
         SEEN.record_response(response, sent, sample.received)
         if 200 <= response.status < 300:
-            try:
-                body = response.json()
-            except ValueError:
-                body = None
+            body = response.success_json()
             if not isinstance(body, dict):
                 sample.error = f"the {response.status} answer is not a JSON object"
             elif body.get("call_sid") != self.sid:
@@ -395,10 +384,7 @@ class VisibilityWatch:
             return Sample("list", sent, time.monotonic(), error=f"{type(error).__name__}: {error}")
         sample = Sample("list", sent, time.monotonic(), response.status, exchange=response.exchange)
         SEEN.record_response(response, sent, sample.received)
-        try:
-            body = response.json() if response.status == 200 else None
-        except ValueError:
-            body = None
+        body = response.success_json()
         if isinstance(body, list):
             match = [c for c in body if isinstance(c, dict) and c.get("call_sid") == self.sid]
             sample.present = bool(match)
@@ -542,14 +528,8 @@ def start_watch(run: Any) -> VisibilityWatch:
         watch.created_sent = time.monotonic()
         response = client.create_call(body)
         watch.create_exchange = response.exchange
-        sid = None
-        if 200 <= response.status < 300:
-            try:
-                answer = response.json()
-                sid = answer.get("sid") if isinstance(answer, dict) else None
-            except ValueError:
-                sid = None
-        if not isinstance(sid, str) or not sid:
+        sid = response.created_sid()
+        if sid is None:
             watch.give_up(f"the watch could not create its call (answered {response.status}): "
                           f"see CALLS-CREATE-SUCCESS")
             return watch

@@ -35,7 +35,9 @@ from typing import Any
 import pytest
 
 from conformance.catalogue import load_catalogue
+from conformance.properties import INVALID_DIALS_EXTERNAL
 from conformance.reference import FAULTS, VARIANTS, ReferenceSettings, start_reference
+from conformance.reference.testing import record_stored_calls
 
 pytestmark = pytest.mark.selftest
 
@@ -55,6 +57,11 @@ SEEDED_CALLS = 30
 WORKERS = int(os.environ.get("CALLS_SELFTEST_WORKERS", "2"))
 RUN_TIMEOUT = 300.0
 FROM_NUMBER, TO_NUMBER = "+15005550006", "+15005550001"
+MAX_CALLS = 10  # the suite's default --max-calls, which the runs keep
+#: Refused creates naming the destination a run may send: the invalid bodies of test_bad_input (11) and its
+#: creates under malformed account sids (3), the refused creates of test_auth (5) and test_isolation (2),
+#: and the generated ones (INVALID_DIALS_EXTERNAL).
+REFUSED_CREATES_NAMING_THE_DESTINATION = 11 + 3 + 5 + 2 + INVALID_DIALS_EXTERNAL
 
 LEVELS = {rid: requirement.level for rid, requirement in load_catalogue().items()}
 
@@ -89,6 +96,8 @@ class Outcome:
     verdict: dict[str, Any] | None = None
     error: str | None = None  # the run could not be judged (no verdict.json, timeout, server failure)
     output: str = ""
+    calls_created: int | None = None  # calls the server stored during the run
+    calls_dialled: int | None = None  # of those, calls with a destination: what the run cost a real deployment
     problems: list[str] = field(default_factory=list)
 
 
@@ -112,6 +121,7 @@ def run_target(target: Target, reports: Path) -> Outcome:
     try:
         with start_reference(target.settings()) as server:
             (account, token), (other_account, other_token) = [(a.sid, a.token) for a in server.accounts[:2]]
+            stored = record_stored_calls(server.app.state.store)
             command = [
                 sys.executable, "-m", "conformance.cli", "--base-url", server.base_url,
                 "--account-sid", account, "--other-account-sid", other_account,
@@ -122,6 +132,8 @@ def run_target(target: Target, reports: Path) -> Outcome:
             done = subprocess.run(command, cwd=ROOT, env=_environment(token, other_token), capture_output=True,
                                   text=True, timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL, check=False)
             outcome.exit_code = done.returncode
+            outcome.calls_created = len(stored)
+            outcome.calls_dialled = sum(1 for record in stored if record.to)
             outcome.output = (done.stdout[-6000:] + "\n--- stderr\n" + done.stderr[-3000:]).strip()
             if server.unexpected_errors:
                 outcome.error = (f"the reference server hit its last-resort 500 handler "
@@ -149,6 +161,10 @@ def judge(outcome: Outcome) -> list[str]:
     verdict = outcome.verdict
     answer, failed, warnings = verdict["verdict"], verdict["failed_requirements"], verdict["warnings"]
     problems = []
+    bound = call_bound(target)
+    if outcome.calls_dialled is not None and outcome.calls_dialled > bound:
+        problems.append(f"the run made the server place {outcome.calls_dialled} calls with a destination, "
+                        f"more than {bound}")
     if target.kind in ("reference", "variant"):
         if answer != "CONFORMANT" or failed or warnings:
             not_run = [r["id"] for r in verdict["requirements"] if r["status"] == "not-run"]
@@ -165,6 +181,14 @@ def judge(outcome: Outcome) -> list[str]:
         problems.append(f"expected the SHOULD requirement {requirement} among the warnings, got {answer}; "
                         f"failed {failed}, warnings {warnings}")
     return problems
+
+
+def call_bound(target: Target) -> int:
+    """The most calls with a destination a run may make a server place: --max-calls (default 10) accepted
+    creates; a server that places calls it refused also gets the refused creates that name the destination."""
+    if target.kind == "fault" and FAULTS[target.name or ""].requirement == "CALLS-CREATE-REJECT-NO-CALL":
+        return MAX_CALLS + REFUSED_CREATES_NAMING_THE_DESTINATION
+    return MAX_CALLS
 
 
 #: Consequences a fault shows only on the zoo's busy accounts, which the fault's probes (each on a fresh
@@ -199,7 +223,9 @@ def score(outcomes: list[Outcome], wall: float) -> dict[str, Any]:
                      "seeded_calls": SEEDED_CALLS, "workers": WORKERS},
         "missed": {o.target.id: o.problems for o in outcomes if o.problems},
         "also_reported": {o.target.id: extra_failures(o) for o in faults if extra_failures(o)},
+        "most_calls_dialled": max((o.calls_dialled or 0 for o in outcomes), default=0),
         "runs": {o.target.id: {"verdict": (o.verdict or {}).get("verdict"), "seconds": round(o.seconds, 1),
+                               "calls_created": o.calls_created, "calls_dialled": o.calls_dialled,
                                "failed": (o.verdict or {}).get("failed_requirements"),
                                "warnings": (o.verdict or {}).get("warnings"), "error": o.error}
                  for o in outcomes},
@@ -243,7 +269,8 @@ def zoo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         finished.append(outcome)
         mark = "ok " if not outcome.problems else "BAD"
         answer = (outcome.verdict or {}).get("verdict", outcome.error)
-        say(f"selftest {len(finished):>3}/{len(targets)} {mark} {target.id}: {answer} ({outcome.seconds:.0f} s)")
+        say(f"selftest {len(finished):>3}/{len(targets)} {mark} {target.id}: {answer} ({outcome.seconds:.0f} s, "
+            f"{outcome.calls_dialled} calls dialled)")
         return outcome
 
     started = time.monotonic()

@@ -24,10 +24,11 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parent.parent
-CATALOGUE = ROOT / "conformance" / "catalogue.yaml"
+sys.path.insert(0, str(ROOT))  # the conformance package of this checkout, installed or not
+
+from conformance.catalogue import Requirement, load_catalogue  # noqa: E402
+
 SUITE = ROOT / "conformance" / "suite"
 DECISIONS = ROOT / "docs" / "spec-decisions.md"
 OUTPUT = ROOT / "docs" / "requirements.md"
@@ -44,40 +45,6 @@ SOURCE_KINDS = {
     "decision": "a decision of this suite",
 }
 ID_LIKE = re.compile(r"^[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+$")
-
-
-# --- the catalogue -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Entry:
-    id: str
-    level: str
-    area: str
-    operations: tuple[str, ...]
-    title: str
-    kind: str
-    quote: str
-    ref: str | None
-    testable: bool
-    untestable_reason: str | None
-
-
-def load_entries(path: Path = CATALOGUE) -> list[Entry]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    entries = []
-    for raw in data["requirements"]:
-        source = raw["source"]
-        reason = raw.get("untestable_reason")
-        entries.append(Entry(
-            id=str(raw["id"]), level=str(raw["level"]), area=str(raw["area"]),
-            operations=tuple(str(o) for o in raw.get("operations") or ()), title=str(raw["title"]).strip(),
-            kind=str(source["kind"]), quote=str(source["quote"]).strip(),
-            ref=None if source.get("ref") is None else str(source["ref"]),
-            testable=bool(raw.get("testable", True)),
-            untestable_reason=None if reason is None else " ".join(str(reason).split()),
-        ))
-    return entries
 
 
 def github_anchor(heading: str) -> str:
@@ -271,9 +238,9 @@ def _short_test(test: str) -> str:
     return test.removeprefix("conformance/suite/")
 
 
-def render(entries: list[Entry] | None = None, tests: dict[str, set[str]] | None = None,
+def render(entries: list[Requirement] | None = None, tests: dict[str, set[str]] | None = None,
            decisions: dict[str, tuple[str, str]] | None = None) -> str:
-    entries = load_entries() if entries is None else entries
+    entries = list(load_catalogue().values()) if entries is None else entries
     tests = declared_tests() if tests is None else tests
     decisions = decision_anchors() if decisions is None else decisions
     by_id = tests_by_requirement(tests)
@@ -318,7 +285,7 @@ def render(entries: list[Entry] | None = None, tests: dict[str, set[str]] | None
         for e in (e for e in entries if e.area == area):
             count = "untestable" if not e.testable else str(len(by_id.get(e.id, [])))
             add(f"| [{e.id}](#{github_anchor(e.id)}) | {e.level} | {AREAS.get(e.area, e.area)} | "
-                f"{_cell(e.title)} | {count} |")
+                f"{_cell(e.title.strip())} | {count} |")
     add("")
     for area in areas:
         in_area = [e for e in entries if e.area == area]
@@ -332,18 +299,18 @@ def render(entries: list[Entry] | None = None, tests: dict[str, set[str]] | None
             add(f"**{e.level}** · area `{e.area}` · operations "
                 + ", ".join(f"`{o}`" for o in e.operations))
             add("")
-            add(e.title + ("" if e.title.endswith(".") else "."))
+            add(e.title.strip() + ("" if e.title.strip().endswith(".") else "."))
             add("")
-            source = f"Source: {SOURCE_KINDS.get(e.kind, e.kind)}: “{e.quote}”"
-            if e.ref and e.ref in decisions:
-                title, anchor = decisions[e.ref]
-                source += f" — [{e.ref}: {title}](spec-decisions.md#{anchor})"
-            elif e.ref:
-                source += f" — {e.ref}"
+            source = f"Source: {SOURCE_KINDS.get(e.source_kind, e.source_kind)}: “{e.source_quote.strip()}”"
+            if e.source_ref and e.source_ref in decisions:
+                title, anchor = decisions[e.source_ref]
+                source += f" — [{e.source_ref}: {title}](spec-decisions.md#{anchor})"
+            elif e.source_ref:
+                source += f" — {e.source_ref}"
             add(source)
             add("")
             if not e.testable:
-                add(f"Untestable: {e.untestable_reason or 'not observable through the API'}")
+                add(f"Untestable: {' '.join((e.untestable_reason or 'not observable through the API').split())}")
             elif e.id in by_id:
                 add("Tests:")
                 add("")

@@ -123,3 +123,18 @@ def call_body(to: str = DEFAULT_TO, from_: str = DEFAULT_FROM, **fields: Any) ->
 
 def random_sid() -> str:
     return str(uuid.uuid4())
+
+
+def record_stored_calls(store: Any) -> list[Any]:
+    """From now on, every call record `store` takes is also appended to the returned list: what a test run
+    made a server store (the seeded calls, stored before, are not in it)."""
+    taken: list[Any] = []
+    original = store.add
+
+    def add(record: Any) -> Any:
+        result = original(record)
+        taken.append(record)
+        return result
+
+    store.add = add  # this instance only
+    return taken

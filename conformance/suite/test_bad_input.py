@@ -132,13 +132,9 @@ def _account_for_accepted_create(calls, response: Response, body: Any) -> str | 
     if not 200 <= response.status < 300:
         return None
     calls.count("accepted-refusal")
-    try:
-        answer = response.json()
-    except ValueError:
-        return None
-    sid = answer.get("sid") if isinstance(answer, dict) else None
+    sid = response.created_sid()
     calls.remember(sid, body if isinstance(body, dict) else {"body": body})
-    return sid if isinstance(sid, str) else None
+    return sid
 
 
 def _needs_create_allowed(calls, dials: bool) -> None:

@@ -41,17 +41,6 @@ def _poll_cap(target) -> float:
     return max(0.1, min(3.0, target.call_timeout / 40, target.window / 4))
 
 
-def _sid_of(response: Response) -> str | None:
-    if not 200 <= response.status < 300:
-        return None
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    sid = body.get("sid") if isinstance(body, dict) else None
-    return sid if isinstance(sid, str) and sid else None
-
-
 def _call_body(response: Response) -> Any:
     try:
         return response.json()
@@ -139,7 +128,7 @@ def created(api, calls, target) -> Created:
     body = calls.payload()
     sent = time.monotonic()
     response = calls.create()
-    result = Created(body, response, _sid_of(response), sent)
+    result = Created(body, response, response.created_sid(), sent)
     if result.sid is None:
         return result
     settle_until = time.monotonic() + target.settle

@@ -2,12 +2,16 @@
 and checks every answer against the contract (status, content type, schema, data acceptance, auth)."""
 
 import pytest
+from schemathesis.generation import GenerationMode
 
 from conformance import properties
 from conformance.plugin import active_run
 
 RUN = active_run()
 schema = properties.build_schema(RUN)
+# Creates are split by mode: valid ones place calls and are drawn only as often as the budget allows.
+valid_creates = properties.valid_creates_schema(RUN)
+invalid_creates = properties.build_schema(RUN, modes=(GenerationMode.NEGATIVE,), phases=["coverage", "fuzzing"])
 
 COMMON = ("CALLS-NO-SERVER-ERROR", "CALLS-CONTRACT-STATUS", "CALLS-SID-FORMAT")
 pytestmark = pytest.mark.property
@@ -27,9 +31,19 @@ def test_get_call_answers_as_the_contract_says(case):
 
 
 @pytest.mark.creates_calls
+@pytest.mark.requirements(*COMMON, "CALLS-CREATE-SUCCESS")
+@valid_creates.include(operation_id="createCall").parametrize()
+def test_create_call_accepts_what_the_contract_allows(case):
+    reason = RUN.budget.skip_reason()
+    if reason:
+        pytest.skip(reason)
+    properties.call_and_check(case, RUN)
+
+
+@pytest.mark.creates_calls
 @pytest.mark.requirements(*COMMON, "CALLS-CREATE-REJECTS-INVALID", "CALLS-CREATE-REJECTS-MISTYPED")
-@schema.include(operation_id="createCall").parametrize()
-def test_create_call_answers_as_the_contract_says(case):
+@invalid_creates.include(operation_id="createCall").parametrize()
+def test_create_call_refuses_what_the_contract_forbids(case):
     properties.call_and_check(case, RUN)
 
 

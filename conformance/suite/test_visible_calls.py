@@ -54,12 +54,7 @@ def _look(api, sid: str) -> Look | None:
     response = api.get_call(sid)
     received = time.monotonic()
     SEEN.record_response(response, sent, received)
-    if not 200 <= response.status < 300:
-        return None
-    try:
-        body = response.json()
-    except ValueError:
-        return None
+    body = response.success_json()
     if not isinstance(body, dict) or body.get("call_sid") != sid or body.get("account_sid") != api.account_sid:
         return None
     status = body.get("call_status")

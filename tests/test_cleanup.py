@@ -1,0 +1,39 @@
+"""Cleanup at the end of a run: the calls it created and the calls that carry its run tag are deleted."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conformance.properties import INVALID_DIALS_EXTERNAL
+from conformance.reference import ReferenceSettings, start_reference
+from conformance.reference.testing import record_stored_calls
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_calls_a_server_made_of_refused_creates_are_deleted_by_their_run_tag(tmp_path: Path) -> None:
+    # This server refuses an invalid create with 400 but makes the call all the same: the run never learns
+    # the sids, only its tag marks them.
+    settings = ReferenceSettings.fast(window=600.0, fault="rejected-create-persists")  # nothing expires
+    with start_reference(settings) as server:
+        account = server.accounts[0]
+        stored = record_stored_calls(server.app.state.store)
+        command = [sys.executable, "-m", "conformance.cli", "--base-url", server.base_url,
+                   "--account-sid", account.sid, "--allow-create", "--from-number", "+15005550006",
+                   "--to-number", "+15005550001", "--examples", "1", "--no-html", "--reports-dir", str(tmp_path),
+                   "-k", "test_create_call_refuses_what_the_contract_forbids"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CALLS_API_")}
+        env["CALLS_API_TOKEN"] = account.token
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        verdict = json.loads((tmp_path / "verdict.json").read_text(encoding="utf-8"))
+        run_id = verdict["target"]["run_id"]
+        made = sum(1 for record in stored if record.to)  # calls with a destination
+        still = [r.call_sid for r in server.app.state.store.calls()
+                 if isinstance(r.tag, dict) and r.tag.get("conformance_run") == run_id]
+    assert 0 < made <= INVALID_DIALS_EXTERNAL, f"{made} calls made of refused creates\n{done.stdout[-2000:]}"
+    assert still == [], f"{len(still)} calls of the run still held by the server, e.g. {still[:3]}"
+    assert verdict["stats"]["leftover_calls"] == []
