@@ -25,6 +25,7 @@ from typing import Any
 
 import conformance.reference.server as reference_server
 from conformance.reference.settings import ReferenceSettings
+from conformance.reference.testing import record_stored_calls
 
 COUNTS_ENV = "CALLS_BENCH_COUNTS"
 READY_CHECK_PATH = reference_server.API_PREFIX + "/ready-check"  # start_reference's own probe: not counted
@@ -40,7 +41,7 @@ class RequestCounter:
         self.by_status: Counter[str] = Counter()
         self.by_agent: Counter[str] = Counter()  # User-Agent product name: who sent it
         self.creates_accepted = 0  # POST answered 2xx
-        self.calls_stored = 0  # records the store took after seeding (the calls created on the target)
+        self.stored: list[Any] = []  # records the store took after seeding (the calls created on the target)
         self.first: float | None = None  # time.time() of the first and last request
         self.last: float | None = None
 
@@ -55,10 +56,6 @@ class RequestCounter:
             self.first = started if self.first is None else min(self.first, started)
             self.last = ended if self.last is None else max(self.last, ended)
 
-    def call_stored(self) -> None:
-        with self._lock:
-            self.calls_stored += 1
-
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             span = (self.last - self.first) if self.first is not None and self.last is not None else 0.0
@@ -68,7 +65,7 @@ class RequestCounter:
                 "by_status": dict(sorted(self.by_status.items())),
                 "by_agent": dict(self.by_agent),
                 "creates_accepted": self.creates_accepted,
-                "calls_stored": self.calls_stored,
+                "calls_stored": len(self.stored),
                 "first_request": self.first,
                 "last_request": self.last,
                 "request_span_seconds": round(span, 3),
@@ -108,15 +105,7 @@ class CountingMiddleware:
 def instrument(app: Any, counter: RequestCounter) -> Any:
     """Count the requests of a reference app (before it has served anything) and the calls its store takes."""
     app.add_middleware(CountingMiddleware, counter=counter)
-    store = app.state.store
-    original_add = store.add
-
-    def counted_add(record: Any) -> Any:
-        result = original_add(record)
-        counter.call_stored()
-        return result
-
-    store.add = counted_add  # this instance only; seeded calls were added before
+    counter.stored = record_stored_calls(app.state.store)  # seeded calls were added before
     return app
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 import yaml
 
@@ -84,3 +84,12 @@ def _load(path: Path) -> tuple[Requirement, ...]:
 def load_catalogue() -> dict[str, Requirement]:
     """All requirements by id, in the order of the file (parsed once, a fresh dict per call)."""
     return {requirement.id: requirement for requirement in _load(CATALOGUE_PATH)}
+
+
+def tests_by_requirement(tests: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
+    """Requirement id -> the tests declaring it (sorted), from test -> the requirement ids it declares."""
+    by_id: dict[str, list[str]] = {}
+    for test, ids in tests.items():
+        for rid in ids:
+            by_id.setdefault(rid, []).append(test)
+    return {rid: sorted(names) for rid, names in by_id.items()}

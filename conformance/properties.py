@@ -102,6 +102,12 @@ def valid_creates_schema(run: "Run") -> Any:
                         phases=["fuzzing"])
 
 
+def invalid_creates_schema(run: "Run") -> Any:
+    """The schema of the invalid-create property test: negative data only, and no examples phase (the
+    contract's examples are valid requests)."""
+    return build_schema(run, modes=(GenerationMode.NEGATIVE,), phases=["coverage", "fuzzing"])
+
+
 def _mode(case: Any) -> GenerationMode:
     return case.meta.generation.mode if case.meta is not None else GenerationMode.POSITIVE
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from conformance.catalogue import load_catalogue
+from conformance.catalogue import tests_by_requirement as declarations_by_requirement
 
 FAIL_ON_UNCOVERED = True
 
@@ -19,15 +20,6 @@ FAIL_ON_UNCOVERED = True
 def declared(suite_requirements: dict[str, list[str]]) -> dict[str, list[str]]:
     """Node id -> requirement ids, for every test of the suite."""
     return suite_requirements
-
-
-def _coverage(declared: dict[str, list[str]]) -> dict[str, list[str]]:
-    """Requirement id -> the tests declaring it."""
-    tests: dict[str, list[str]] = {}
-    for node, ids in declared.items():
-        for rid in ids:
-            tests.setdefault(rid, []).append(node)
-    return tests
 
 
 def test_every_declared_requirement_is_in_the_catalogue(declared) -> None:
@@ -44,7 +36,7 @@ def test_every_test_declares_a_requirement(declared) -> None:
 
 def test_untestable_requirements_are_not_claimed(declared) -> None:
     catalogue = load_catalogue()
-    tests = _coverage(declared)
+    tests = declarations_by_requirement(declared)
     claimed = sorted(rid for rid, req in catalogue.items() if not req.testable and rid in tests)
     assert not claimed, "requirements marked untestable are declared by tests: " + \
         ", ".join(f"{rid} ({', '.join(tests[rid])})" for rid in claimed)
@@ -52,7 +44,7 @@ def test_untestable_requirements_are_not_claimed(declared) -> None:
 
 def test_every_testable_requirement_is_checked_by_a_test(declared) -> None:
     catalogue = load_catalogue()
-    tests = _coverage(declared)
+    tests = declarations_by_requirement(declared)
     lines, failing = [], []
     for rid, req in catalogue.items():
         if not req.testable:

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the conformance package of this checkout, installed or not
 
-from conformance.catalogue import Requirement, load_catalogue  # noqa: E402
+from conformance.catalogue import Requirement, load_catalogue, tests_by_requirement  # noqa: E402
 
 SUITE = ROOT / "conformance" / "suite"
 DECISIONS = ROOT / "docs" / "spec-decisions.md"
@@ -217,14 +217,6 @@ def declared_tests(suite: Path = SUITE, root: Path = ROOT) -> dict[str, set[str]
 
         functions(tree.body, "", module_ids)
     return tests
-
-
-def tests_by_requirement(tests: dict[str, set[str]]) -> dict[str, list[str]]:
-    by_id: dict[str, list[str]] = {}
-    for test, ids in tests.items():
-        for rid in ids:
-            by_id.setdefault(rid, []).append(test)
-    return {rid: sorted(names) for rid, names in by_id.items()}
 
 
 # --- rendering -----------------------------------------------------------------------------------
