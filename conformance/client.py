@@ -9,12 +9,13 @@ configured token by its environment variable instead of printing it.
 from __future__ import annotations
 
 import json as jsonlib
+import re
 import shlex
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit
 
 import requests
@@ -23,33 +24,64 @@ from conformance import __version__
 
 REDACTED = "[REDACTED]"
 MAX_BODY_CHARS = 4000
+MAX_BODY_BYTES = 16 * 1024 * 1024  # default of --max-body-bytes
+MAX_JSON_DEPTH = 64  # a call object is 3 levels deep; far deeper is no answer of this API
+MAX_RETRY_AFTER = 60.0  # longest wait for one 429 before retrying
+# Response headers that carry credentials, redacted by name whatever their value.
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key",
+                                "x-auth-token", "proxy-authenticate", "www-authenticate"})
 _DEFAULT = object()
+_CHUNK = 64 * 1024
 
 
 class TargetUnavailable(Exception):
-    """The target could not be reached (connection refused, DNS, TLS, timeout)."""
+    """The target failed an exchange: no connection, DNS, TLS, a timeout, a reset, a body cut short.
+    `kind` is a short machine word (e.g. "timeout", "dns"), the message one line."""
+
+    def __init__(self, message: str, kind: str = "unreachable") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
-class RateLimited(Exception):
+class RateLimited(TargetUnavailable):
     """The target kept answering 429 after the suite backed off: not a failure of the operation."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "rate-limited")
+
+
+class TargetFailed(TargetUnavailable):
+    """The run stopped sending: the target stopped answering (circuit breaker) or the run budget ran out."""
 
 
 class Redactor:
-    """Replaces every registered secret in text. Shared by everything that writes output."""
+    """Replaces every registered secret in text, whatever its length, in one pass (a short secret cannot
+    match inside the marker of a longer one). Shared by everything that writes output."""
 
     def __init__(self) -> None:
         self._secrets: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
 
     def add(self, *secrets: str | None) -> None:
-        self._secrets.update(s for s in secrets if s and len(s) >= 4)
+        self._secrets.update(s for s in secrets if s)
+        ordered = sorted(self._secrets, key=len, reverse=True)
+        self._pattern = re.compile("|".join(re.escape(s) for s in ordered)) if ordered else None
 
     def __call__(self, text: str) -> str:
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            text = text.replace(secret, REDACTED)
-        return text
+        return self._pattern.sub(REDACTED, text) if self._pattern is not None else text
+
+    def cut(self, text: str, limit: int) -> str:
+        """Redacted, then cut to `limit` characters: a secret straddling the cut cannot survive in part."""
+        text = self(text)
+        return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
 
 
 REDACT = Redactor()
+
+
+def redact_headers(headers: Any) -> dict[str, str]:
+    """Header values with secrets redacted; credential headers redacted by name."""
+    return {str(k): REDACTED if str(k).lower() in CREDENTIAL_HEADERS else REDACT(str(v)) for k, v in headers.items()}
 
 
 @dataclass
@@ -140,6 +172,29 @@ class RateLimiter:
             time.sleep(start - now)
 
 
+class BodyUnusable(ValueError):
+    """A body that cannot be an answer of this API whatever it holds: over the size cap, or nested too deep."""
+
+
+def loads_bounded(data: bytes | str) -> Any:
+    """json.loads, with nesting bounded: too deep is a ValueError, never a RecursionError."""
+    too_deep = BodyUnusable(f"not valid JSON for this API: nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        value = jsonlib.loads(data)
+    except RecursionError:
+        raise too_deep from None
+    stack = [(value, 1)]
+    while stack:  # iterative: checking the depth must not recurse either
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise too_deep
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return value
+
+
 class Response:
     """A response with its redacted exchange: what checks look at."""
 
@@ -149,15 +204,21 @@ class Response:
         self.status = raw.status_code
         self.headers = raw.headers
         self.content = raw.content
-        self.text = raw.text
+        self.truncated: int | None = getattr(raw, "truncated", None)  # the cap, when the body went over it
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
 
     @property
     def content_type(self) -> str:
         return self.headers.get("content-type", "").split(";")[0].strip().lower()
 
     def json(self) -> Any:
-        """The decoded body, or raises ValueError."""
-        return jsonlib.loads(self.content.decode("utf-8"))
+        """The decoded body, or raises ValueError (BodyUnusable: over the size cap or nested too deep)."""
+        if self.truncated is not None:
+            raise BodyUnusable(f"the body is larger than {self.truncated} bytes (--max-body-bytes): not read to its end")
+        return loads_bounded(self.content.decode("utf-8"))
 
     def success_json(self) -> Any:
         """The decoded body of a 2xx answer; None for another status or a body that is not JSON."""
@@ -180,17 +241,54 @@ def _body_text(body: bytes | str | None) -> str | None:
         return None
     if isinstance(body, bytes):
         body = body.decode("utf-8", errors="replace")
-    if len(body) > MAX_BODY_CHARS:
-        body = body[:MAX_BODY_CHARS] + f"... ({len(body)} characters)"
-    return REDACT(body)
+    return REDACT.cut(body, MAX_BODY_CHARS)
+
+
+class Breaker:
+    """The circuit breaker of a run: trips on a run of failed exchanges or of "service unavailable" answers.
+
+    Thresholds: FAILURES transport failures in a row (timeouts, resets, bodies cut short, no connection),
+    or UNAVAILABLE answers in a row that say the service is not there (429, 502, 503, 504). A 500 is not
+    counted: it is an answer, and a finding of its own."""
+
+    FAILURES = 5
+    UNAVAILABLE = 20
+    UNAVAILABLE_STATUSES = frozenset({429, 502, 503, 504})
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.failures: list[str] = []  # kinds of the current run of transport failures
+        self.unavailable = 0
+        self.total_failures = 0
+
+    def failed(self, kind: str) -> str | None:
+        """Count a transport failure; returns why the breaker trips, or None."""
+        with self._lock:
+            self.failures.append(kind)
+            self.total_failures += 1
+            if len(self.failures) >= self.FAILURES:
+                kinds = set(self.failures)
+                what = "timeouts" if kinds == {"timeout"} else "failed exchanges"
+                return f"{len(self.failures)} {what} in a row"
+        return None
+
+    def answered(self, status: int) -> str | None:
+        with self._lock:
+            self.failures.clear()
+            self.unavailable = self.unavailable + 1 if status in self.UNAVAILABLE_STATUSES else 0
+            if self.unavailable >= self.UNAVAILABLE:
+                return f"{self.unavailable} answers in a row of 429/502/503/504"
+        return None
 
 
 class TargetSession(requests.Session):
-    """The session every request to the target goes through: default timeout, rate limit, 429 back-off,
-    recording, and connection problems raised as one-line `TargetUnavailable` errors."""
+    """The session every request to the target goes through: a total deadline per exchange, a body size cap,
+    the run budget, the circuit breaker, rate limit, 429 back-off, recording, and every transport problem
+    raised as a one-line `TargetUnavailable`."""
 
     def __init__(self, *, timeout: float, verify: bool | str, limiter: RateLimiter, log: ExchangeLog,
-                 token_envs: dict[str, str], max_429_retries: int = 4) -> None:
+                 token_envs: dict[str, str], max_429_retries: int = 4, max_body_bytes: int = MAX_BODY_BYTES,
+                 budget: float | None = None, on_wait: Callable[[str], None] | None = None) -> None:
         super().__init__()
         self.timeout = timeout
         self.verify = verify
@@ -198,7 +296,37 @@ class TargetSession(requests.Session):
         self.log = log
         self.token_envs = token_envs  # configured token -> the environment variable a curl command names
         self.max_429_retries = max_429_retries
+        self.max_body_bytes = max_body_bytes
+        self.deadline = time.monotonic() + budget if budget else None  # the run budget, monotonic
+        self.on_wait = on_wait or (lambda message: None)  # told about long waits (429 back-off)
+        self.breaker = Breaker()
+        self.stopped: TargetFailed | None = None  # set once: the run sends nothing more
         self.headers["User-Agent"] = f"calls-api-conformance/{__version__}"
+
+    # --- the run's stop -----------------------------------------------------------------------
+    def stop(self, message: str, kind: str) -> TargetFailed:
+        """Stop sending: every later request fails fast with this error (the first reason is kept)."""
+        with self.breaker._lock:
+            if self.stopped is None:
+                self.stopped = TargetFailed(message, kind)
+                self.on_wait(message)
+            return self.stopped
+
+    def reopen(self, seconds: float) -> None:
+        """Allow requests again for `seconds` (the cleanup after a stop), with a fresh breaker."""
+        self.stopped = None
+        self.breaker = Breaker()
+        self.deadline = time.monotonic() + seconds
+
+    def _remaining(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def _check_open(self) -> None:
+        if self.stopped is not None:
+            raise self.stopped
+        remaining = self._remaining()
+        if remaining is not None and remaining <= 0:
+            raise self.stop(f"the run budget ran out after {self.log.total} requests (--run-budget)", "run-budget")
 
     def _exchange(self, request: requests.PreparedRequest) -> Exchange:
         headers = {k: str(v) for k, v in request.headers.items()}
@@ -209,34 +337,166 @@ class TargetSession(requests.Session):
         return Exchange(request.method or "GET", str(request.url), safe, _body_text(request.body), token_env=token_env)
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout
+        timeout = kwargs.get("timeout")
+        timeout = self.timeout if timeout is None or isinstance(timeout, tuple) else min(float(timeout), self.timeout)
         kwargs["allow_redirects"] = False
-        parts = urlsplit(str(request.url))
-        base = f"{parts.scheme}://{parts.netloc}"
         for attempt in range(self.max_429_retries + 1):
+            self._check_open()
             self.limiter.wait()
-            exchange = self._exchange(request)
-            started = time.perf_counter()
-            try:
-                raw = super().send(request, **kwargs)
-            except requests.exceptions.SSLError as error:
-                raise TargetUnavailable(f"TLS failure talking to {base}: {_first_line(error)}") from None
-            except requests.exceptions.Timeout:
-                raise TargetUnavailable(f"{request.method} {parts.path} timed out after {kwargs['timeout']} s") from None
-            except requests.exceptions.ConnectionError as error:
-                raise TargetUnavailable(f"cannot connect to {base}: {_first_line(error)}") from None
-            exchange.elapsed_ms = (time.perf_counter() - started) * 1000
-            exchange.status, exchange.reason = raw.status_code, raw.reason or ""
-            exchange.response_headers = {k.lower(): REDACT(v) for k, v in raw.headers.items()}
-            exchange.response_body = _body_text(raw.content) or ""
-            raw.exchange = exchange  # type: ignore[attr-defined]
-            self.log.add(exchange)
+            raw = self._send_once(request, timeout, kwargs)
+            trip = self.breaker.answered(raw.status_code)
+            if trip:
+                raise self.stop(f"target stopped answering after {self.log.total} requests: {trip}", "stopped-answering")
             if raw.status_code != 429:
                 return raw
-            time.sleep(_retry_after(raw.headers.get("Retry-After"), attempt))
-        raise RateLimited(f"{request.method} {parts.path}: still 429 Too Many Requests after "
+            self._back_off(request, raw, attempt)
+        raise RateLimited(f"{request.method} {urlsplit(str(request.url)).path}: still 429 Too Many Requests after "
                           f"{self.max_429_retries} retries")
+
+    def _back_off(self, request: requests.PreparedRequest, raw: requests.Response, attempt: int) -> None:
+        """Wait before retrying a 429, within the run budget; a long wait is announced."""
+        wait, why = _retry_after(raw.headers.get("Retry-After"), attempt)
+        left = self.max_429_retries - attempt
+        path = urlsplit(str(request.url)).path
+        remaining = self._remaining()
+        if left == 0:
+            return
+        if remaining is not None and wait >= remaining:
+            raise RateLimited(f"{request.method} {path}: 429 Too Many Requests, and waiting {wait:.0f} s ({why}) "
+                              f"would outlast the run budget")
+        if wait >= 2:
+            self.on_wait(f"rate limited, waiting {wait:.0f} s ({why}), {left} tr{'y' if left == 1 else 'ies'} left")
+        time.sleep(wait)
+
+    def _send_once(self, request: requests.PreparedRequest, timeout: float, kwargs: dict[str, Any]) -> requests.Response:
+        """One exchange under a total deadline (connect, headers and the whole body), the body read up to the cap."""
+        remaining = self._remaining()
+        total = timeout if remaining is None else max(0.05, min(timeout, remaining))
+        what = f"{request.method} {urlsplit(str(request.url)).path}"
+        exchange = self._exchange(request)
+        started = time.monotonic()
+        deadline = started + total
+        received = 0
+        headers_in = False
+        try:
+            raw = super().send(request, **{**kwargs, "timeout": (total, total), "stream": True})
+            headers_in = True
+            raw.truncated = None  # type: ignore[attr-defined]
+            body = bytearray()
+            for chunk in _chunks(raw, deadline):
+                body += chunk
+                received = len(body)
+                if received > self.max_body_bytes:
+                    del body[self.max_body_bytes:]
+                    raw.truncated = self.max_body_bytes  # type: ignore[attr-defined]
+                    break
+            raw.close()  # an unread rest (over the cap) is dropped with its connection
+            raw._content = bytes(body)  # later reads (Schemathesis') see the bounded body
+            raw._content_consumed = True
+        except BaseException as error:  # noqa: BLE001 - every failure of the exchange is the target's
+            if isinstance(error, (KeyboardInterrupt, SystemExit)):
+                raise
+            failure = _transport_failure(error, what, request, total, headers_in, received)
+            self.log.total += 1
+            if failure.kind == "timeout" and remaining is not None and remaining < timeout:
+                raise self.stop(f"the run budget ran out after {self.log.total} requests (--run-budget)",
+                                "run-budget") from None
+            trip = self.breaker.failed(failure.kind)
+            if trip:
+                self.stop(f"target stopped answering after {self.log.total} requests: {trip}", "stopped-answering")
+            raise failure from None
+        exchange.elapsed_ms = (time.monotonic() - started) * 1000
+        exchange.status, exchange.reason = raw.status_code, raw.reason or ""
+        exchange.response_headers = {k.lower(): v for k, v in redact_headers(raw.headers).items()}
+        exchange.response_body = _body_text(raw._content) or ""
+        if raw.truncated is not None:  # type: ignore[attr-defined]
+            exchange.response_body += f"\n(body over the {raw.truncated}-byte cap: not read further)"
+        raw.exchange = exchange  # type: ignore[attr-defined]
+        self.log.add(exchange)
+        return raw
+
+
+class _Stalled(Exception):
+    """The exchange's total deadline passed while the body was still arriving."""
+
+
+def _chunks(raw: requests.Response, deadline: float) -> Iterator[bytes]:
+    """The body as it arrives, each socket read given at most the time left before `deadline`."""
+    stream = raw.raw
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _Stalled()
+        sock = getattr(getattr(stream, "connection", None), "sock", None)
+        if sock is not None:
+            sock.settimeout(left)
+        chunk = stream.read(_CHUNK, decode_content=True)
+        if not chunk:
+            return
+        yield chunk
+
+
+def _transport_failure(error: BaseException, what: str, request: requests.PreparedRequest, total: float,
+                       headers_in: bool, received: int) -> TargetUnavailable:
+    """One `TargetUnavailable` with a precise one-line reason for whatever broke the exchange."""
+    parts = urlsplit(str(request.url))
+    base = f"{parts.scheme}://{parts.netloc}"
+    text = _reason(error)
+    low = f"{type(error).__name__} {text} {error!r}".lower()
+    if isinstance(error, _Stalled) or (headers_in and "timed out" in low):
+        if received:
+            return TargetUnavailable(f"{what}: stalled: the body was not complete after {total:g} s "
+                                     f"({received} bytes received)", "timeout")
+        return TargetUnavailable(f"{what}: stalled: no byte of the body within {total:g} s after the headers", "timeout")
+    if isinstance(error, requests.exceptions.SSLError) or "ssl" in low and "certificate" in low or "wrong_version_number" in low:
+        hint = " (is the port plain http? try http://)" if "wrong_version_number" in low or "record layer" in low else ""
+        if "certificate" in low:
+            hint = " (a self-signed or private CA? pass --ca-bundle, or --insecure)"
+        found = re.search(r"\[SSL: \w+\] [^('\"]*?(?=\s*\(_ssl|['\"(]|$)", f"{error}")
+        return TargetUnavailable(f"TLS failure talking to {base}: {found.group(0) if found else text}{hint}", "tls")
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return TargetUnavailable(f"cannot connect to {base}: no connection within {total:g} s", "timeout")
+    if isinstance(error, requests.exceptions.Timeout) or "timed out" in low:
+        return TargetUnavailable(f"{what}: no answer within {total:g} s (connected, no response headers)", "timeout")
+    if "name or service not known" in low or "nodename nor servname" in low or "getaddrinfo" in low \
+            or "name resolution" in low or "no address associated" in low:
+        return TargetUnavailable(f"DNS: the name {parts.hostname} was not found (is the host name in --base-url right?)",
+                                 "dns")
+    if headers_in:
+        if "incompleteread" in low or "connection broken" in low or "ended prematurely" in low:
+            return TargetUnavailable(f"{what}: the body was cut short ({received} bytes received, then the "
+                                     f"connection ended)", "cut-short")
+        if isinstance(error, requests.exceptions.ContentDecodingError) or "decode" in low:
+            return TargetUnavailable(f"{what}: the body could not be decoded ({text})", "protocol")
+        return TargetUnavailable(f"{what}: the connection failed while reading the body: {text}", "reset")
+    if "refused" in low:
+        return TargetUnavailable(f"cannot connect to {base}: connection refused", "unreachable")
+    if "reset" in low or "aborted" in low or "remotedisconnected" in low or "without response" in low:
+        return TargetUnavailable(f"{what}: the connection was closed before an answer ({text})", "reset")
+    if isinstance(error, (requests.exceptions.ConnectionError, OSError)):
+        return TargetUnavailable(f"cannot connect to {base}: {text}", "unreachable")
+    return TargetUnavailable(f"{what}: the exchange failed: {text}", "protocol")
+
+
+def _reason(error: BaseException) -> str:
+    """The innermost readable reason of a transport error, one line, redacted, cut at a word boundary."""
+    text = str(error) or type(error).__name__
+    # requests nests the root cause; the innermost reason is the readable part.
+    for marker in ("Caused by ", "Failed to establish a new connection: "):
+        if marker in text:
+            text = text.rsplit(marker, 1)[1]
+    text = REDACT(text.strip(" ()'\"").splitlines()[0] if text.strip() else type(error).__name__)
+    text = re.sub(r"<[^<>]*object at 0x[0-9a-f]+>:?\s*", "", text).strip(" ()'\":,")
+    return _cut_words(text, 160)
+
+
+def _cut_words(text: str, limit: int) -> str:
+    """At most `limit` characters, cut at a word boundary, with brackets left open closed."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:([")
+    opened = cut.count("(") - cut.count(")")
+    return cut + "..." + ")" * max(opened, 0)
 
 
 class ApiClient:
@@ -285,17 +545,8 @@ class ApiClient:
         return Response(raw, raw.exchange)
 
 
-def _retry_after(header: str | None, attempt: int) -> float:
-    """Seconds to wait before retrying a 429: the server's Retry-After (capped), else exponential back-off."""
+def _retry_after(header: str | None, attempt: int) -> tuple[float, str]:
+    """Seconds to wait before retrying a 429, and why: the server's Retry-After (capped), else back-off."""
     if header and header.strip().isdigit():
-        return min(float(header.strip()), 60.0)
-    return min(0.5 * 2**attempt, 30.0)
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error)
-    # requests nests the root cause; the innermost reason is the readable part.
-    for marker in ("Caused by ", "Failed to establish a new connection: "):
-        if marker in text:
-            text = text.rsplit(marker, 1)[1]
-    return REDACT(text.strip(" ()'\"").splitlines()[0])[:200]
+        return min(float(header.strip()), MAX_RETRY_AFTER), "Retry-After"
+    return min(0.5 * 2**attempt, 30.0), "back-off"

@@ -79,7 +79,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("max-calls", "CALLS_API_MAX_CALLS", "Most calls the run may create on the target.", int, 10, metavar="N"),
     Option("examples", "CALLS_API_EXAMPLES", "Property-test examples per operation and generation mode.", int, 25, metavar="N"),
     Option("seed", "CALLS_API_SEED", "Seed of the property tests (fixed by default so that runs are reproducible).", int, 20261126, metavar="N"),
-    Option("request-timeout", "CALLS_API_REQUEST_TIMEOUT", "Timeout of each HTTP request.", float, 15.0, metavar="SECONDS"),
+    Option("request-timeout", "CALLS_API_REQUEST_TIMEOUT", "Most seconds one HTTP exchange may take in total (connect, headers and the whole body).", float, 15.0, metavar="SECONDS"),
+    Option("run-budget", "CALLS_API_RUN_BUDGET", "Most seconds the whole run may take; when spent, the run stops sending, cleans up and ends TARGET FAILED (exit 8). Default: window + grace + 2 x call timeout + 100 x request timeout.", float, metavar="SECONDS"),
+    Option("max-body-bytes", "CALLS_API_MAX_BODY_BYTES", "Largest response body read; a larger one is not read further and is no usable answer (a finding).", int, 16 * 1024 * 1024, metavar="BYTES"),
     Option("rate-limit", "CALLS_API_RATE_LIMIT", "Most requests per second sent to the target (0: no limit).", float, 0.0, metavar="RPS"),
     Option("insecure", "CALLS_API_INSECURE", "Do not verify TLS certificates (verification is on by default).", _flag, False, is_flag=True),
     Option("ca-bundle", "CALLS_API_CA_BUNDLE", "CA bundle to verify the target's TLS certificate with.", metavar="PATH"),
@@ -112,6 +114,8 @@ class TargetConfig:
     examples: int = 25
     seed: int = 20261126
     request_timeout: float = 15.0
+    run_budget: float = 2400.0
+    max_body_bytes: int = 16 * 1024 * 1024
     rate_limit: float = 0.0
     verify: bool | str = True
     strict: bool = False
@@ -157,6 +161,9 @@ class TargetConfig:
             "examples": self.examples,
             "seed": self.seed,
             "rate_limit_rps": self.rate_limit,
+            "request_timeout_seconds": self.request_timeout,
+            "run_budget_seconds": self.run_budget,
+            "max_body_bytes": self.max_body_bytes,
             "tls_verify": self.verify if isinstance(self.verify, bool) else "custom CA bundle",
             "strict": self.strict,
             "run_id": self.run_id,
@@ -168,6 +175,12 @@ class TargetConfig:
             self, base_url=base_url, account_sid=sid, token=token,
             other_account_sid=other_sid, other_token=other_token, embedded=True,
         )
+
+
+def default_run_budget(window: float, grace: float, call_timeout: float, request_timeout: float) -> float:
+    """The run budget when none is given: the retention-window wait, two calls' lifetimes, and a hundred
+    requests each taking the whole request timeout (a healthy target answers far faster)."""
+    return window + grace + 2 * call_timeout + 100 * request_timeout
 
 
 def _read_profile(reference: str) -> dict[str, Any]:
@@ -231,8 +244,8 @@ def _build(v: dict[str, Any], window_given: bool = False) -> TargetConfig:
     embedded = not v["base_url"]
     if v["settle"] < 0:
         raise ConfigError("--settle must be >= 0")
-    for name in ("window", "call_timeout", "request_timeout"):
-        if v[name] <= 0:
+    for name in ("window", "call_timeout", "request_timeout", "run_budget", "max_body_bytes"):
+        if v[name] is not None and v[name] <= 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be greater than 0")
     if v["max_calls"] < 0 or v["examples"] < 1 or v["rate_limit"] < 0:
         raise ConfigError("--max-calls must be >= 0, --examples >= 1 and --rate-limit >= 0")
@@ -250,7 +263,11 @@ def _build(v: dict[str, Any], window_given: bool = False) -> TargetConfig:
             raise ConfigError(f"--ca-bundle {v['ca_bundle']}: no such file")
         verify = v["ca_bundle"]
     window = v["window"]
-    common = dict(
+    if embedded and not window_given:
+        window = EMBEDDED_WINDOW
+    grace = v["grace"] if v["grace"] is not None else max(2.0, window * (0.5 if embedded else 0.1))
+    run_budget = v["run_budget"] or default_run_budget(window, grace, v["call_timeout"], v["request_timeout"])
+    common = dict(run_budget=run_budget, max_body_bytes=v["max_body_bytes"],
         call_timeout=v["call_timeout"], settle=v["settle"], extra_payload=extra_payload, examples=v["examples"], seed=v["seed"],
         request_timeout=v["request_timeout"], rate_limit=v["rate_limit"], verify=verify, strict=v["strict"],
         accept_incomplete=v["accept_incomplete"], reports_dir=Path(v["reports_dir"]),
@@ -258,9 +275,8 @@ def _build(v: dict[str, Any], window_given: bool = False) -> TargetConfig:
     if embedded:
         # The embedded reference: a short window so the visibility scenario runs in seconds, and
         # creation allowed (its numbers dial nobody). Accounts are filled in once it has started.
-        window = window if window_given else EMBEDDED_WINDOW
         return TargetConfig(
-            base_url="", account_sid="", token="", window=window, grace=v["grace"] or max(2.0, window * 0.5),
+            base_url="", account_sid="", token="", window=window, grace=grace,
             allow_create=True, from_number=v["from_number"] or "+15005550006",
             to_number=v["to_number"] or "+15005550001", application_sid=v["application_sid"],
             max_calls=max(v["max_calls"], EMBEDDED_MAX_CALLS), embedded=True, **common,
@@ -280,7 +296,7 @@ def _build(v: dict[str, Any], window_given: bool = False) -> TargetConfig:
     return TargetConfig(
         base_url=base_url, account_sid=v["account_sid"], token=token,
         other_account_sid=v["other_account_sid"], other_token=other_token,
-        window=window, grace=v["grace"] if v["grace"] is not None else max(2.0, window * 0.1),
+        window=window, grace=grace,
         allow_create=v["allow_create"], from_number=v["from_number"], to_number=v["to_number"],
         application_sid=v["application_sid"], max_calls=v["max_calls"], **common,
     )

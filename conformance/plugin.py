@@ -4,6 +4,7 @@ ledger, cleanup and the verdict. Loaded with `-p conformance.plugin` (the `calls
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -15,6 +16,7 @@ from conformance import report as reporting
 from conformance import spec, verdict
 from conformance.checks import RequirementViolation
 from conformance.client import REDACT, ApiClient, ExchangeLog, RateLimited, RateLimiter, TargetSession, TargetUnavailable
+from urllib.parse import urljoin
 from conformance.config import ConfigError, TargetConfig
 
 _STRICT_PYTEST_NAME = "should-strict"  # pytest owns --strict; the console command maps its --strict here
@@ -112,6 +114,8 @@ class Run:
     budget: CallBudget = field(init=False)
     leftovers: list[str] = field(default_factory=list)
     preflight_error: str | None = None
+    target_errors: int = 0  # tests left not run by a failed exchange: --accept-incomplete does not cover them
+    target_failure: dict[str, Any] | None = None  # how the target failed the run (verdict.json `target_failure`)
     visibility: Any = None  # the background retention-window watch, when its tests are selected
 
     def __post_init__(self) -> None:
@@ -168,33 +172,65 @@ def pytest_configure(config: pytest.Config) -> None:
     if cfg.other_token:
         token_envs[cfg.other_token] = "CALLS_API_OTHER_TOKEN"
     session = TargetSession(timeout=cfg.request_timeout, verify=cfg.verify, limiter=RateLimiter(cfg.rate_limit),
-                            log=log, token_envs=token_envs)
+                            log=log, token_envs=token_envs, max_body_bytes=cfg.max_body_bytes,
+                            budget=cfg.run_budget, on_wait=_announcer(config))
     api = ApiClient(cfg.base_url, cfg.account_sid, cfg.token, session)
     other = ApiClient(cfg.base_url, cfg.other_account_sid, cfg.other_token, session) if cfg.has_other_account else None
     config.stash[_RUN_KEY] = Run(cfg, api, other, log, verdict.Ledger(), reference=reference)
     _ACTIVE.append(config.stash[_RUN_KEY])
 
 
-def _preflight(run: Run) -> str | None:
-    """One request per account: reachability, TLS and the token. Returns a one-line error or None."""
+def _announcer(config: pytest.Config) -> Any:
+    """Prints a line about the run as it happens (a long wait, the run stopping): on the terminal, once."""
+    def announce(message: str) -> None:
+        terminal = config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None:
+            terminal.write_line(f"calls-conformance: {message}")
+        else:
+            sys.stderr.write(f"calls-conformance: {message}\n")
+    return announce
+
+
+def _preflight(run: Run) -> tuple[str, str] | None:
+    """A list per account, and a get of an unknown call: reachability, TLS, redirects, health and the token.
+    Returns (kind, one-line message) when the run cannot go on, else None."""
     cfg = run.config
     checks = [(run.api, cfg.account_sid, "--token")]
     if run.other_api is not None:
         checks.append((run.other_api, cfg.other_account_sid, "--other-token"))
     for client, sid, option in checks:
+        path = client.calls_path()
         try:
             response = client.list_calls()
-        except TargetUnavailable as error:
-            return f"target unreachable: {error}"
         except RateLimited as error:
-            return f"target rate-limits every request: {error}"
-        if response.status == 401:
-            return f"the token ({option}) was refused with 401 by {cfg.base_url}: wrong or expired token"
-        if response.status == 403:
-            return f"the token ({option}) is not allowed on account {sid} (403): wrong account sid for this token"
-        if response.status == 404 and "json" not in response.content_type:
-            return (f"{cfg.base_url}{client.calls_path()} answered 404: is the base URL right "
-                    f"(it must include the version prefix, e.g. /v1)?")
+            return "rate-limited", f"the target answers 429 Too Many Requests to every request: {error}"
+        except TargetUnavailable as error:
+            return error.kind, str(error)
+        status = response.status
+        if 300 <= status < 400:
+            location = response.headers.get("location")
+            if not location:
+                return "redirect", f"{cfg.base_url}{path} answered {status} without a Location: the base URL is not the API"
+            location = urljoin(f"{cfg.base_url}{path}", location)
+            suggested = location.removesuffix(path) if location.endswith(path) else None
+            if suggested:
+                return "redirect", f"the base URL redirects ({status}) to {suggested}: use that URL"
+            return "redirect", (f"{cfg.base_url}{path} redirects ({status}) to {location}: the base URL is not the API "
+                                f"(the suite never follows redirects)")
+        if status >= 500:
+            try:
+                probe = client.get_call("00000000-0000-4000-8000-000000000000").status
+            except TargetUnavailable:
+                probe = status
+            if probe >= 500:
+                return "unhealthy", f"the target is unhealthy: answered {status} to GET {path} and {probe} to a get"
+        if status == 401:
+            return "token-refused", f"the token ({option}) was refused with 401 by {cfg.base_url}: wrong or expired token"
+        if status == 403:
+            return "wrong-account", f"the token ({option}) is not allowed on account {sid} (403): wrong account sid for this token"
+        if status == 404 and "json" not in response.content_type:
+            return "wrong-base-url", (f"{cfg.base_url}{path} answered 404: is the base URL right "
+                                      f"(it must include the version prefix, e.g. /v1)?")
     return None
 
 
@@ -202,11 +238,22 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if _RUN_KEY not in session.config.stash:
         return
     run = current_run(session.config)
-    error = _preflight(run)
-    if error:
-        run.preflight_error = error
-        _stop_reference(run)
-        pytest.exit(f"calls-conformance: preflight failed: {error}", returncode=verdict.EXIT_PREFLIGHT_FAILED)
+    found = _preflight(run)
+    if found:
+        kind, message = found
+        run.preflight_error = message
+        run.target_failure = {"stage": "preflight", "kind": kind, "message": message, "requests_sent": run.log.total}
+        # Said once, here; the run then collects nothing and ends with exit code 7 and its verdict.json.
+        sys.stderr.write(f"calls-conformance: preflight failed: {message}\n")
+        sys.stderr.flush()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection(session: pytest.Session) -> Any:
+    if _RUN_KEY in session.config.stash and current_run(session.config).preflight_error:
+        session.items = []
+        return True  # nothing to collect: the target failed the preflight
+    return None
 
 
 def _requirements_of(item: pytest.Item) -> list[str]:
@@ -271,12 +318,18 @@ def _attaching_failures(item: pytest.Item, start: bool) -> Iterator[Any]:
     try:
         return (yield)
     except BaseException as error:
-        reporting.attach_failure(_violations(error), log.drain())
+        found = _violations(error)
+        reporting.attach_failure(found, log.drain())
+        if not found and isinstance(error, Exception):
+            reporting.attach_traceback(error)  # the details of an error that is no requirement failure
         raise
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Iterator[Any]:
+    if _RUN_KEY in item.config.stash and current_run(item.config).api.session.stopped is not None:
+        # The run stopped sending (circuit breaker, run budget): the test is not run, and says why.
+        pytest.skip(f"TARGET FAILED: {current_run(item.config).api.session.stopped}")
     return (yield from _attaching_failures(item, start=True))
 
 
@@ -308,7 +361,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
                 reason = f"{kind}: {detail}"
             else:
                 reason = f"{report.when} error, {kind}: {detail}"
-            run.ledger.not_run(name, requirements, reason[:300])
+            reason = REDACT.cut(reason, 300)
+            run.ledger.not_run(name, requirements, reason)
+            if isinstance(error, TargetUnavailable):
+                run.target_errors += 1
+            # One line in the terminal; the traceback is in the report's attachments.
+            report.longrepr = f"NOT RUN: {reason}"
             return report
         for v in found:
             curl = v.exchange.curl() if v.exchange else None
@@ -369,10 +427,13 @@ def _listed_sids(run: Run) -> tuple[set[str], set[str]]:
 
 def _cleanup(run: Run) -> None:
     """Delete every call the run created, and every listed call that carries the run's tag (a deployment may
-    place a call for a create it refused); what is still listed afterwards is reported."""
+    place a call for a create it refused); what is still listed afterwards is reported. Bounded in time
+    (`cleanup_budget`), and whatever the target answers it ends with a line, never a traceback."""
     created = {c.sid for c in run.budget.created}
     if not created and not run.config.allow_create:
         return  # nothing was sent that could place a call
+    session = run.api.session
+    session.reopen(cleanup_budget(run.config, len(created)))
     try:
         for sid in sorted(created):
             run.api.delete_call(sid)
@@ -381,8 +442,14 @@ def _cleanup(run: Run) -> None:
             run.api.delete_call(sid)
         seen, still_tagged = _listed_sids(run) if created or tagged else (set(), set())
         run.leftovers = sorted((seen & (created | tagged)) | still_tagged)
-    except (TargetUnavailable, RateLimited) as error:
-        run.leftovers = [f"(cleanup incomplete: {error})"]
+    except (Exception, RecursionError, MemoryError) as error:  # noqa: BLE001 - a hostile answer ends the cleanup, not the run
+        what = str(error) if isinstance(error, TargetUnavailable) else f"{type(error).__name__}: {error}"
+        run.leftovers = [f"(cleanup incomplete: {REDACT.cut(what.splitlines()[0] if what else '', 200)})"]
+
+
+def cleanup_budget(cfg: TargetConfig, created: int) -> float:
+    """Seconds the cleanup may take: ten request timeouts, and one more per call to delete (at most 5 min)."""
+    return min(300.0, (10 + created) * cfg.request_timeout)
 
 
 def _stop_reference(run: Run) -> None:
@@ -395,18 +462,30 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _RUN_KEY not in session.config.stash:
         return
     run = current_run(session.config)
-    if run.preflight_error:
-        return
     if run.visibility is not None:
         run.visibility.stop()
-    _cleanup(run)
+    stopped = run.api.session.stopped
+    if stopped is not None and run.target_failure is None:
+        run.target_failure = {"stage": "run", "kind": stopped.kind, "message": str(stopped),
+                              "requests_sent": run.log.total}
+    if run.preflight_error:
+        for rid, req in run.ledger.catalogue.items():
+            if req.testable:
+                run.ledger.not_run("(preflight)", [rid], f"the preflight failed: {run.preflight_error}")
+    else:
+        _cleanup(run)
     _stop_reference(run)
     stats = {"calls_created": len(run.budget.created), "create_attempts": run.budget.attempts,
-             "requests_sent": run.log.total, "leftover_calls": run.leftovers}
+             "requests_sent": run.log.total, "leftover_calls": run.leftovers,
+             "failed_exchanges": run.api.session.breaker.total_failures + run.target_errors}
     result = verdict.build_verdict(
-        run.ledger, strict=run.config.strict, accept_incomplete=run.config.accept_incomplete,
-        target=run.config.public_summary(), spec_version=spec.spec_version(), started=run.started, stats=stats)
-    if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        run.ledger, strict=run.config.strict,
+        # --accept-incomplete covers requirements skipped by configuration, never a target that failed.
+        accept_incomplete=run.config.accept_incomplete and not run.target_errors,
+        target=run.config.public_summary(), spec_version=spec.spec_version(), started=run.started, stats=stats,
+        target_failure=run.target_failure)
+    if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or (
+            run.preflight_error and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED):
         session.exitstatus = result["exit_code"]
     else:
         # Interrupted, collection errors, no tests: the run itself did not complete.
@@ -426,8 +505,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if _VERDICT_KEY not in config.stash:
         return
     result = config.stash[_VERDICT_KEY]
-    terminalreporter.section("Calls API conformance: requirement by requirement")
-    for line in verdict.summary_lines(result):
+    lines = verdict.summary_lines(result)
+    if current_run(config).preflight_error:
+        lines = lines[-1:]  # nothing was run: the preflight line said what is wrong
+    else:
+        terminalreporter.section("Calls API conformance: requirement by requirement")
+    for line in lines:
         terminalreporter.write_line(line)
     leftovers = result["stats"]["leftover_calls"]
     if leftovers:

@@ -175,6 +175,17 @@ def attach_failure(violations: Iterable[Any], exchanges: Iterable[Any]) -> None:
                       name=f"the test's exchanges ({len(exchanges)})", attachment_type=text)
 
 
+def attach_traceback(error: BaseException) -> None:
+    """Attach the traceback of an error that is no requirement failure (the terminal shows one line)."""
+    if not _allure_active():
+        return
+    import traceback
+
+    text = "".join(traceback.format_exception(error, limit=30))
+    allure.attach(REDACT.cut(text, 20000), name=f"{type(error).__name__} (details)",
+                  attachment_type=allure.attachment_type.TEXT)
+
+
 # --- run files -----------------------------------------------------------------------------------
 
 

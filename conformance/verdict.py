@@ -8,6 +8,8 @@ Overall answer:
   NOT CONFORMANT  a MUST requirement failed (or a SHOULD one, with --strict)
   INCOMPLETE      nothing failed, but a selected testable requirement was not run (configuration, error)
   CONFORMANT      every selected testable requirement passed (SHOULD failures are listed as warnings)
+  TARGET FAILED   the target failed the run (preflight, circuit breaker, run budget) and no MUST failed;
+                  `target_failure` says how. Never CONFORMANT, never exit 0.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from conformance import __version__
 from conformance.catalogue import Requirement, load_catalogue
 
 CONFORMANT, NOT_CONFORMANT, INCOMPLETE = "CONFORMANT", "NOT CONFORMANT", "INCOMPLETE"
+TARGET_FAILED = "TARGET FAILED"
 
 # Exit codes of a run (documented in the README). 2-5 are pytest's own.
 EXIT_CONFORMANT = 0
@@ -33,8 +36,9 @@ EXIT_USAGE_ERROR = 4
 EXIT_NO_TESTS = 5
 EXIT_INCOMPLETE = 6
 EXIT_PREFLIGHT_FAILED = 7
+EXIT_TARGET_FAILED = 8  # the target stopped answering during the run, or the run budget ran out
 
-VERDICT_SCHEMA_VERSION = 1
+VERDICT_SCHEMA_VERSION = 2
 
 
 @dataclass
@@ -140,17 +144,23 @@ def decide(ledger: Ledger, strict: bool) -> tuple[str, list[dict[str, Any]]]:
     return CONFORMANT, rows
 
 
-def exit_code_for(answer: str, accept_incomplete: bool) -> int:
+def exit_code_for(answer: str, accept_incomplete: bool, target_failure: dict[str, Any] | None = None) -> int:
     if answer == NOT_CONFORMANT:
         return EXIT_NOT_CONFORMANT
+    if answer == TARGET_FAILED:
+        return EXIT_PREFLIGHT_FAILED if (target_failure or {}).get("stage") == "preflight" else EXIT_TARGET_FAILED
     if answer == INCOMPLETE and not accept_incomplete:
         return EXIT_INCOMPLETE
     return EXIT_CONFORMANT
 
 
 def build_verdict(ledger: Ledger, *, strict: bool, accept_incomplete: bool, target: dict[str, Any],
-                  spec_version: str, started: float, stats: dict[str, Any]) -> dict[str, Any]:
+                  spec_version: str, started: float, stats: dict[str, Any],
+                  target_failure: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`target_failure`: how the target failed the run ({stage, kind, message, requests_sent}), or None."""
     answer, rows = decide(ledger, strict)
+    if target_failure and answer != NOT_CONFORMANT:
+        answer = TARGET_FAILED
     counts = {s: 0 for s in ("passed", "failed", "not-run", "not-selected", "untestable")}
     for row in rows:
         counts[row["status"]] += 1
@@ -158,7 +168,8 @@ def build_verdict(ledger: Ledger, *, strict: bool, accept_incomplete: bool, targ
     return {
         "schema_version": VERDICT_SCHEMA_VERSION,
         "verdict": answer,
-        "exit_code": exit_code_for(answer, accept_incomplete),
+        "exit_code": exit_code_for(answer, accept_incomplete, target_failure),
+        "target_failure": target_failure,
         "strict": strict,
         "suite_version": __version__,
         "spec_version": spec_version,
@@ -201,5 +212,8 @@ def summary_lines(verdict: dict[str, Any]) -> list[str]:
     lines.append("")
     lines.append(f"{c['passed']} passed, {c['failed']} failed ({len(verdict['warnings'])} SHOULD warnings), "
                  f"{c['not-run']} not run, {c['not-selected']} not selected, {c['untestable']} untestable")
+    failure = verdict.get("target_failure")
+    if failure:
+        lines.append(f"TARGET FAILED ({failure['stage']}, {failure['kind']}): {failure['message']}")
     lines.append(f"VERDICT: {verdict['verdict']}  (exit code {verdict['exit_code']})")
     return lines
