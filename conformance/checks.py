@@ -18,7 +18,7 @@ from collections.abc import Collection, Iterable
 from typing import Any
 
 from conformance import spec
-from conformance.client import Exchange, Response
+from conformance.client import BodyUnusable, Exchange, Response
 
 TERMINAL_STATUSES = frozenset({"completed", "failed", "busy", "no-answer"})
 ACTIVE_STATUSES = frozenset({"queued", "trying", "ringing", "early-media", "in-progress"})
@@ -97,6 +97,8 @@ def expect_json(response: Response, requirement: str, what: str) -> Any:
                         f"{what}: content type {response.content_type or '(none)'}, expected application/json", response)
     try:
         return response.json()
+    except BodyUnusable as error:
+        raise violation(requirement, "CF104", f"{what}: {error}", response) from None
     except ValueError:
         raise violation(requirement, "CF104", f"{what}: body is not valid JSON", response) from None
 

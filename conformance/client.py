@@ -430,7 +430,7 @@ def _chunks(raw: requests.Response, deadline: float) -> Iterator[bytes]:
         sock = getattr(getattr(stream, "connection", None), "sock", None)
         if sock is not None:
             sock.settimeout(left)
-        chunk = stream.read(_CHUNK, decode_content=True)
+        chunk = stream.read1(_CHUNK, decode_content=True)  # what has arrived: a drip cannot outlast the deadline
         if not chunk:
             return
         yield chunk
@@ -468,11 +468,16 @@ def _transport_failure(error: BaseException, what: str, request: requests.Prepar
                                      f"connection ended)", "cut-short")
         if isinstance(error, requests.exceptions.ContentDecodingError) or "decode" in low:
             return TargetUnavailable(f"{what}: the body could not be decoded ({text})", "protocol")
-        return TargetUnavailable(f"{what}: the connection failed while reading the body: {text}", "reset")
+        if "reset" in low:
+            return TargetUnavailable(f"{what}: the connection was reset while the body was read "
+                                     f"({received} bytes received)", "reset")
+        return TargetUnavailable(f"{what}: the connection failed while the body was read: {text}", "reset")
     if "refused" in low:
         return TargetUnavailable(f"cannot connect to {base}: connection refused", "unreachable")
-    if "reset" in low or "aborted" in low or "remotedisconnected" in low or "without response" in low:
-        return TargetUnavailable(f"{what}: the connection was closed before an answer ({text})", "reset")
+    if "reset" in low:
+        return TargetUnavailable(f"{what}: the connection was reset (no answer)", "reset")
+    if "aborted" in low or "remotedisconnected" in low or "without response" in low or "broken pipe" in low:
+        return TargetUnavailable(f"{what}: the connection was closed without an answer", "reset")
     if isinstance(error, (requests.exceptions.ConnectionError, OSError)):
         return TargetUnavailable(f"cannot connect to {base}: {text}", "unreachable")
     return TargetUnavailable(f"{what}: the exchange failed: {text}", "protocol")

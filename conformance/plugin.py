@@ -15,7 +15,8 @@ from conformance import config as configuration
 from conformance import report as reporting
 from conformance import spec, verdict
 from conformance.checks import RequirementViolation
-from conformance.client import REDACT, ApiClient, ExchangeLog, RateLimited, RateLimiter, TargetSession, TargetUnavailable
+from conformance.client import (REDACT, ApiClient, ExchangeLog, RateLimited, RateLimiter, TargetFailed, TargetSession,
+                               TargetUnavailable)
 from urllib.parse import urljoin
 from conformance.config import ConfigError, TargetConfig
 
@@ -184,10 +185,12 @@ def _announcer(config: pytest.Config) -> Any:
     """Prints a line about the run as it happens (a long wait, the run stopping): on the terminal, once."""
     def announce(message: str) -> None:
         terminal = config.pluginmanager.get_plugin("terminalreporter")
-        if terminal is not None:
-            terminal.write_line(f"calls-conformance: {message}")
-        else:
+        capture = config.pluginmanager.get_plugin("capturemanager")
+        if terminal is None or capture is None:
             sys.stderr.write(f"calls-conformance: {message}\n")
+            return
+        with capture.global_and_fixture_disabled():  # seen as it happens, not in a test's captured output
+            terminal.write_line(f"calls-conformance: {message}")
     return announce
 
 
@@ -363,10 +366,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
                 reason = f"{report.when} error, {kind}: {detail}"
             reason = REDACT.cut(reason, 300)
             run.ledger.not_run(name, requirements, reason)
-            if isinstance(error, TargetUnavailable):
-                run.target_errors += 1
             # One line in the terminal; the traceback is in the report's attachments.
             report.longrepr = f"NOT RUN: {reason}"
+            if isinstance(error, TargetUnavailable):
+                # The target failed the exchange: the test is not run (a skip), and says why.
+                run.target_errors += 1
+                report.outcome = "skipped"
+                report.longrepr = (str(item.path), (item.location[1] or 0) + 1, f"NOT RUN: {reason}")
             return report
         for v in found:
             curl = v.exchange.curl() if v.exchange else None
@@ -432,19 +438,37 @@ def _cleanup(run: Run) -> None:
     created = {c.sid for c in run.budget.created}
     if not created and not run.config.allow_create:
         return  # nothing was sent that could place a call
-    session = run.api.session
-    session.reopen(cleanup_budget(run.config, len(created)))
+    run.api.session.reopen(cleanup_budget(run.config, len(created)))
+    problems: list[str] = []
+
+    def attempt(action: Any, *args: Any) -> Any:
+        """One step of the cleanup; a failed one is noted and the cleanup goes on (until the target stops)."""
+        try:
+            return action(*args)
+        except TargetFailed:
+            raise
+        except (Exception, RecursionError, MemoryError) as error:  # noqa: BLE001 - a hostile answer, not a crash
+            problems.append(str(error) if isinstance(error, TargetUnavailable) else f"{type(error).__name__}: {error}")
+            return None
+
     try:
         for sid in sorted(created):
-            run.api.delete_call(sid)
-        _, tagged = _listed_sids(run)
+            attempt(run.api.delete_call, sid)
+        listed = attempt(_listed_sids, run)
+        tagged = listed[1] if listed else set()
         for sid in sorted(tagged - created):
-            run.api.delete_call(sid)
-        seen, still_tagged = _listed_sids(run) if created or tagged else (set(), set())
+            attempt(run.api.delete_call, sid)
+        final = attempt(_listed_sids, run) if created or tagged else (set(), set())
+    except TargetFailed as error:
+        problems.append(str(error))
+        final = None
+    if final is not None:
+        seen, still_tagged = final
         run.leftovers = sorted((seen & (created | tagged)) | still_tagged)
-    except (Exception, RecursionError, MemoryError) as error:  # noqa: BLE001 - a hostile answer ends the cleanup, not the run
-        what = str(error) if isinstance(error, TargetUnavailable) else f"{type(error).__name__}: {error}"
-        run.leftovers = [f"(cleanup incomplete: {REDACT.cut(what.splitlines()[0] if what else '', 200)})"]
+    if problems:
+        first = REDACT.cut(problems[0].splitlines()[0] if problems[0] else "", 300)
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        run.leftovers.append(f"(cleanup incomplete: {first}{more})")
 
 
 def cleanup_budget(cfg: TargetConfig, created: int) -> float:
