@@ -18,7 +18,7 @@ from collections.abc import Collection, Iterable
 from typing import Any
 
 from conformance import spec
-from conformance.client import BodyUnusable, Exchange, Response
+from conformance.client import REDACT, BodyUnusable, Exchange, Response
 
 TERMINAL_STATUSES = frozenset({"completed", "failed", "busy", "no-answer"})
 ACTIVE_STATUSES = frozenset({"queued", "trying", "ringing", "early-media", "in-progress"})
@@ -31,7 +31,7 @@ class RequirementViolation(AssertionError):
     def __init__(self, requirement: str, code: str, message: str, exchange: Exchange | None = None) -> None:
         self.requirement = requirement
         self.code = code
-        self.message = message
+        self.message = REDACT(message)  # it may quote what the target sent, which may echo a secret
         self.exchange = exchange
         super().__init__(self.render())
 

@@ -254,11 +254,13 @@ class Breaker:
     FAILURES = 5
     UNAVAILABLE = 20
     UNAVAILABLE_STATUSES = frozenset({429, 502, 503, 504})
+    RATE_LIMIT_PATIENCE = 120.0  # most seconds of 429 back-off in a row, with no other answer between
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.failures: list[str] = []  # kinds of the current run of transport failures
         self.unavailable = 0
+        self.waited = 0.0  # seconds of 429 back-off since the last other answer
         self.total_failures = 0
 
     def failed(self, kind: str) -> str | None:
@@ -276,6 +278,8 @@ class Breaker:
         with self._lock:
             self.failures.clear()
             self.unavailable = self.unavailable + 1 if status in self.UNAVAILABLE_STATUSES else 0
+            if status != 429:
+                self.waited = 0.0
             if self.unavailable >= self.UNAVAILABLE:
                 return f"{self.unavailable} answers in a row of 429/502/503/504"
         return None
@@ -334,7 +338,9 @@ class TargetSession(requests.Session):
         token_env = self.token_envs.get(auth[7:]) if auth.startswith("Bearer ") else None
         # Configured tokens are secrets (redacted everywhere); made-up tokens of the auth tests are shown.
         safe = {name: REDACT(value) for name, value in headers.items()}
-        return Exchange(request.method or "GET", str(request.url), safe, _body_text(request.body), token_env=token_env)
+        # The URL too: a target may echo a secret in a sid the suite then puts in a path.
+        return Exchange(request.method or "GET", REDACT(str(request.url)), safe, _body_text(request.body),
+                        token_env=token_env)
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         timeout = kwargs.get("timeout")
@@ -350,29 +356,33 @@ class TargetSession(requests.Session):
             if raw.status_code != 429:
                 return raw
             self._back_off(request, raw, attempt)
-        raise RateLimited(f"{request.method} {urlsplit(str(request.url)).path}: still 429 Too Many Requests after "
+        raise RateLimited(REDACT(f"{request.method} {urlsplit(str(request.url)).path}") + ": still 429 Too Many Requests after "
                           f"{self.max_429_retries} retries")
 
     def _back_off(self, request: requests.PreparedRequest, raw: requests.Response, attempt: int) -> None:
         """Wait before retrying a 429, within the run budget; a long wait is announced."""
         wait, why = _retry_after(raw.headers.get("Retry-After"), attempt)
         left = self.max_429_retries - attempt
-        path = urlsplit(str(request.url)).path
+        path = REDACT(urlsplit(str(request.url)).path)
         remaining = self._remaining()
         if left == 0:
             return
+        if self.breaker.waited + wait > self.breaker.RATE_LIMIT_PATIENCE:
+            raise self.stop(f"target stopped answering after {self.log.total} requests: rate limited (429) for "
+                            f"{self.breaker.waited:.0f} s with no other answer", "rate-limited")
         if remaining is not None and wait >= remaining:
             raise RateLimited(f"{request.method} {path}: 429 Too Many Requests, and waiting {wait:.0f} s ({why}) "
                               f"would outlast the run budget")
-        if wait >= 2:
+        if wait >= 1:
             self.on_wait(f"rate limited, waiting {wait:.0f} s ({why}), {left} tr{'y' if left == 1 else 'ies'} left")
+        self.breaker.waited += wait
         time.sleep(wait)
 
     def _send_once(self, request: requests.PreparedRequest, timeout: float, kwargs: dict[str, Any]) -> requests.Response:
         """One exchange under a total deadline (connect, headers and the whole body), the body read up to the cap."""
         remaining = self._remaining()
         total = timeout if remaining is None else max(0.05, min(timeout, remaining))
-        what = f"{request.method} {urlsplit(str(request.url)).path}"
+        what = REDACT(f"{request.method} {urlsplit(str(request.url)).path}")
         exchange = self._exchange(request)
         started = time.monotonic()
         deadline = started + total

@@ -226,7 +226,8 @@ def _preflight(run: Run) -> tuple[str, str] | None:
             except TargetUnavailable:
                 probe = status
             if probe >= 500:
-                return "unhealthy", f"the target is unhealthy: answered {status} to GET {path} and {probe} to a get"
+                return "unhealthy", (f"the target is unhealthy: answered {status} to GET {cfg.base_url}{path}, "
+                                     f"and {probe} to a get of a call")
         if status == 401:
             return "token-refused", f"the token ({option}) was refused with 401 by {cfg.base_url}: wrong or expired token"
         if status == 403:
@@ -341,11 +342,24 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[Any]:
     return (yield from _attaching_failures(item, start=False))
 
 
+def _redact_report(report: pytest.TestReport) -> None:
+    """Secrets out of what the terminal, JUnit and Allure show of a test: a target may echo a token into values a
+    traceback quotes (a test's arguments). The structured failure is kept unless it holds a secret."""
+    if isinstance(report.longrepr, str):
+        report.longrepr = REDACT(report.longrepr)
+    elif report.longrepr is not None and not isinstance(report.longrepr, tuple):
+        text = str(report.longrepr)
+        if REDACT(text) != text:
+            report.longrepr = REDACT(text)
+    report.sections = [(name, REDACT(content)) for name, content in report.sections]
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[Any]:
     report = yield
     if _RUN_KEY not in item.config.stash:
         return report
+    _redact_report(report)
     run = current_run(item.config)
     requirements = _requirements_of(item)
     name = item.nodeid

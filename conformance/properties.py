@@ -25,7 +25,7 @@ from schemathesis.generation import GenerationMode
 
 from conformance import spec
 from conformance.checks import TARGET_ADDRESS, RequirementViolation, invalid_create_requirement
-from conformance.client import REDACT
+from conformance.client import MAX_JSON_DEPTH, REDACT, loads_bounded
 from conformance.visibility import DELETED
 
 if TYPE_CHECKING:
@@ -88,6 +88,8 @@ def build_schema(run: "Run", modes: tuple[GenerationMode, ...] = (GenerationMode
     if phases is not None:
         schema.config.phases.update(phases=phases)
     schema.config.checks.update(included_check_names=CHECKS)
+    # Schemathesis' messages uncut: a secret a target echoes must be redacted whole, before anything is cut.
+    schema.config.output.truncation.update(enabled=False)
     schema.config.checks.negative_data_rejection.expected_statuses = ["4xx"]
     schema.config.checks.positive_data_acceptance.expected_statuses = ["2xx", "404", "429"]
     return schema
@@ -271,7 +273,7 @@ def remember_created(case: Any, response: Any, run: "Run", purpose: str) -> None
         if _mode(case) == GenerationMode.NEGATIVE:
             run.budget.count(purpose)
         try:
-            sid = response.json().get("sid")
+            sid = loads_bounded(response.content).get("sid")
         except (ValueError, AttributeError):
             return
         run.budget.remember(sid, case.body if isinstance(case.body, dict) else {})
@@ -331,7 +333,10 @@ def as_violations(group: FailureGroup, case: Any, run: "Run") -> ExceptionGroup:
     exchange = run.log.last_in_thread()
     violations = []
     for failure in group.exceptions:
-        text = REDACT(f"{failure.title}: {failure.message}".strip().replace("\n\n", "\n"))
+        text = f"{failure.title}: {failure.message}".strip().replace("\n\n", "\n")
+        if "maximum recursion depth exceeded" in text:
+            text = f"not valid JSON for this API: nested deeper than {MAX_JSON_DEPTH} levels"
+        text = REDACT.cut(text, 4000)  # whole messages, redacted before any cut (Schemathesis cuts none, see below)
         violations.append(RequirementViolation(_requirement_for(failure, case, operation_id, run), failure.code,
                                                f"{case.operation.label}: {text}", exchange))
     first = violations[0].render().splitlines()[0]
@@ -352,14 +357,25 @@ def send(case: Any, run: "Run", purpose: str = "property") -> Any:
     return response
 
 
-def call_and_check(case: Any, run: "Run") -> None:
-    """Prepare, send and validate one generated case; failures become requirement violations."""
-    response = send(case, run)
+def validate(case: Any, response: Any, run: "Run", **kwargs: Any) -> None:
+    """Schemathesis' checks on one answer; failures become requirement violations. A body nested too deep
+    for the checks is itself the finding (the answer cannot be an answer of this API)."""
     try:
         case.validate_response(response, headers=run.api.auth_headers(),
-                               transport_kwargs={"session": run.api.session, "headers": run.api.auth_headers()})
+                               transport_kwargs={"session": run.api.session, "headers": run.api.auth_headers()},
+                               **kwargs)
     except FailureGroup as group:
         raise as_violations(group, case, run) from None
+    except RecursionError:
+        operation_id = case.operation.definition.raw.get("operationId", "")
+        requirement = _BY_OPERATION.get(operation_id, {}).get("body", "CALLS-CONTRACT-STATUS")
+        raise RequirementViolation(requirement, "CF104", f"{case.operation.label}: not valid JSON for this API: "
+                                   f"nested deeper than {MAX_JSON_DEPTH} levels", run.log.last_in_thread()) from None
+
+
+def call_and_check(case: Any, run: "Run") -> None:
+    """Prepare, send and validate one generated case; failures become requirement violations."""
+    validate(case, send(case, run), run)
 
 
 def stateful_settings(run: "Run") -> hypothesis.settings:

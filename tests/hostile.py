@@ -30,10 +30,11 @@ class Hostile:
 
     def __init__(self, behaviour: str, *, good_first: int = 0, host: str = "127.0.0.1", token: str = "",
                  every: int = 3, redirect_to: str = "", offsets: list[int] | None = None, delay: float = 30.0,
-                 body_bytes: int = 2 * 1024**3, upstream: str = "") -> None:
+                 body_bytes: int = 2 * 1024**3, upstream: str = "", retry_after: int = 3600) -> None:
         assert behaviour in BEHAVIOURS, behaviour
         self.behaviour, self.good_first, self.token, self.every = behaviour, good_first, token, every
         self.redirect_to, self.offsets, self.delay, self.body_bytes = redirect_to, offsets or [0], delay, body_bytes
+        self.retry_after = retry_after
         self.upstream = upstream  # a server whose answers are the good ones (else canned answers of an empty one)
         self.requests = 0
         self.sent_bytes = 0
@@ -178,7 +179,7 @@ class Hostile:
         elif bad == "unavailable":
             self._send(conn, 503, b'{"msg": "service unavailable"}')
         elif bad == "rate-limited":
-            self._send(conn, 429, b'{"msg": "slow down"}', extra={"Retry-After": "3600"})
+            self._send(conn, 429, b'{"msg": "slow down"}', extra={"Retry-After": str(self.retry_after)})
         elif bad == "echo":
             self._echo(conn, index, method, path, headers)
         return True

@@ -3,7 +3,6 @@ and checks that a created call is available and that a deleted one is gone."""
 
 import hypothesis
 import pytest
-from schemathesis.core.failures import FailureGroup
 
 from conformance import properties
 from conformance.plugin import active_run
@@ -35,11 +34,7 @@ class LinkedCalls(schema.as_state_machine()):
         return properties.send(case, RUN, purpose="stateful")
 
     def validate_response(self, response, case, additional_checks=None, **kwargs):
-        try:
-            case.validate_response(response, headers=RUN.api.auth_headers(), additional_checks=additional_checks,
-                                   transport_kwargs={"session": RUN.api.session, "headers": RUN.api.auth_headers()})
-        except FailureGroup as group:
-            raise properties.as_violations(group, case, RUN) from None
+        properties.validate(case, response, RUN, additional_checks=additional_checks)
 
 
 @pytest.mark.stateful
