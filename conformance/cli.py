@@ -28,7 +28,10 @@ EXIT_CODES_HELP = """exit codes:
   4  usage error: a bad option or configuration
   5  no test selected
   6  INCOMPLETE: nothing failed, but requirements were not run (e.g. --allow-create not given)
-  7  preflight failed: target unreachable, TLS failure, token refused or wrong account
+  7  preflight failed (TARGET FAILED): target unreachable, DNS or TLS failure, redirect, unhealthy,
+     rate limited, token refused or wrong account
+  8  target failed during the run (TARGET FAILED): it stopped answering (circuit breaker) or the run
+     budget ran out
 """
 
 
@@ -80,7 +83,7 @@ def run_suite(argv: list[str]) -> int:
     namespace, extra = parser.parse_known_args(argv)
     values = vars(namespace)
     code = int(pytest.main(pytest_args(values, extra)))
-    if not values["no_html"] and code not in (4, 7):
+    if not values["no_html"] and code not in (4, 7):  # nothing was tested
         from conformance import report
 
         report.generate_html(Path(str(values.get("reports_dir") or "reports")))

@@ -97,3 +97,167 @@ def test_rate_limiter_spaces_requests():
     for _ in range(6):
         limiter.wait()
     assert time.monotonic() - started >= 5 / 50 * 0.9
+
+
+# --- hostile answers: bounded exchanges, one failure class, redaction that cannot be cut -------------
+
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hostile import Hostile  # noqa: E402
+
+from conformance.client import (  # noqa: E402
+    MAX_BODY_CHARS, MAX_JSON_DEPTH, REDACTED, BodyUnusable, Breaker, Redactor, Response, TargetFailed, loads_bounded,
+)
+
+
+def hostile_client(target, *, timeout=1.0, budget=None, max_body_bytes=1024 * 1024, on_wait=None):
+    REDACT.add(TOKEN)
+    session = TargetSession(timeout=timeout, verify=True, limiter=RateLimiter(0), log=ExchangeLog(),
+                            token_envs={TOKEN: "CALLS_API_TOKEN"}, max_429_retries=2, max_body_bytes=max_body_bytes,
+                            budget=budget, on_wait=on_wait)
+    return ApiClient(target.base_url, "acct", TOKEN, session)
+
+
+@pytest.mark.parametrize("behaviour", ["stall", "drip"])
+def test_a_stalled_or_dripped_body_is_a_timeout_within_the_exchange_deadline(behaviour):
+    with Hostile(behaviour) as target:
+        started = time.monotonic()
+        with pytest.raises(TargetUnavailable) as error:
+            hostile_client(target).list_calls()
+        elapsed = time.monotonic() - started
+    assert error.value.kind == "timeout"
+    assert "stalled: " in str(error.value) and "cannot connect" not in str(error.value)
+    assert elapsed < 10  # bounded by the one-second deadline, not by the 300 s of dripping
+
+
+def test_a_body_cut_short_is_a_transport_failure_not_a_crash():
+    with Hostile("cut-short") as target, pytest.raises(TargetUnavailable) as error:
+        hostile_client(target).list_calls()
+    assert error.value.kind == "cut-short"
+    assert "the body was cut short" in str(error.value)
+
+
+def test_a_reset_connection_is_one_line():
+    with Hostile("reset", every=1) as target, pytest.raises(TargetUnavailable) as error:
+        hostile_client(target).list_calls()
+    assert error.value.kind == "reset"
+    assert "\n" not in str(error.value) and "Error(" not in str(error.value)
+
+
+def test_a_body_over_the_cap_is_not_read_further_and_is_no_usable_answer():
+    with Hostile("endless") as target:
+        response = hostile_client(target, max_body_bytes=256 * 1024).list_calls()
+        sent = target.sent_bytes
+    assert response.status == 200
+    assert len(response.content) == 256 * 1024 and response.truncated == 256 * 1024
+    assert sent < 64 * 1024 * 1024  # the connection was dropped, not drained: 2 GB were on offer
+    with pytest.raises(BodyUnusable, match="larger than 262144 bytes"):
+        response.json()
+    assert response.success_json() is None
+    assert "cap" in response.exchange.response_body and len(response.exchange.response_body) < MAX_BODY_CHARS + 200
+
+
+def test_json_nested_too_deep_is_a_value_error_never_a_recursion_error():
+    with pytest.raises(ValueError, match=f"not valid JSON for this API: nested deeper than {MAX_JSON_DEPTH}"):
+        loads_bounded(b"[" * 100_000 + b"]" * 100_000)
+    with pytest.raises(ValueError, match="nested deeper"):
+        loads_bounded("[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1))
+    assert loads_bounded("[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH) is not None
+    with Hostile("deep") as target:
+        response = hostile_client(target).list_calls()
+    with pytest.raises(ValueError, match="nested deeper"):
+        response.json()
+
+
+def test_five_failed_exchanges_in_a_row_trip_the_breaker_and_later_requests_fail_fast():
+    said = []
+    with Hostile("cut-short") as target:
+        client = hostile_client(target, on_wait=said.append)
+        for _ in range(Breaker.FAILURES):
+            with pytest.raises(TargetUnavailable):
+                client.list_calls()
+        sent = target.requests
+        with pytest.raises(TargetFailed) as error:
+            client.list_calls()
+        assert target.requests == sent  # nothing more was sent
+    assert error.value.kind == "stopped-answering"
+    assert str(error.value) == f"target stopped answering after {Breaker.FAILURES} requests: 5 failed exchanges in a row"
+    assert said == [str(error.value)]  # said once, as it happened
+
+
+def test_a_storm_of_503_trips_the_breaker_but_500_does_not():
+    breaker = Breaker()
+    assert not any(breaker.answered(500) for _ in range(100))
+    assert [breaker.answered(503) for _ in range(Breaker.UNAVAILABLE)][-1] == "20 answers in a row of 429/502/503/504"
+
+
+def test_the_run_budget_stops_the_session():
+    with Hostile("good") as target:
+        client = hostile_client(target, budget=0.5)
+        assert client.list_calls().status == 200
+        time.sleep(0.6)
+        with pytest.raises(TargetFailed) as error:
+            client.list_calls()
+    assert error.value.kind == "run-budget"
+
+
+def test_a_retry_after_beyond_the_run_budget_gives_up_at_once_and_a_wait_is_announced():
+    with Hostile("rate-limited") as target:
+        started = time.monotonic()
+        with pytest.raises(RateLimited, match="would outlast the run budget"):
+            hostile_client(target, budget=30).list_calls()
+        assert time.monotonic() - started < 5
+    said = []
+    with Hostile("rate-limited", retry_after=1) as target, pytest.raises(RateLimited):
+        hostile_client(target, on_wait=said.append).list_calls()
+    assert said == ["rate limited, waiting 1 s (Retry-After), 2 tries left",
+                    "rate limited, waiting 1 s (Retry-After), 1 try left"]
+
+
+@pytest.mark.parametrize("limit", [600, MAX_BODY_CHARS])
+def test_a_token_is_redacted_at_every_offset_around_every_cut(server, limit):
+    """The token placed at each offset where a kept body or a described one is cut: no piece of it survives."""
+    pieces = {TOKEN[i:i + 4] for i in range(len(TOKEN) - 3)}
+    client = client_for(f"http://127.0.0.1:{server.server_port}/v1")
+    offsets = range(limit - len(TOKEN) - 12, limit + 2)
+    server.script += [(400, {"Content-Type": "application/json"}, ("x" * k + TOKEN + "y" * 40).encode())
+                      for k in offsets]
+    for _ in offsets:
+        exchange = client.create_call({"from": "+1"}).exchange
+        for text in (exchange.as_text(), exchange.describe(), exchange.curl()):
+            assert not [p for p in pieces if p in text], text[-200:]
+
+
+def test_cut_text_is_redacted_before_it_is_cut():
+    redactor = Redactor()
+    redactor.add("s3cr3t-token")
+    for k in range(0, 30):
+        text = redactor.cut("a" * k + "s3cr3t-token" + "b" * 30, 20)
+        assert "s3cr" not in text and "3t-t" not in text
+
+
+def test_a_secret_of_any_length_is_redacted_in_one_pass():
+    redactor = Redactor()
+    redactor.add("E", "abcd")
+    # One pass: the short secret does not eat into the marker of the long one.
+    assert redactor("xabcdyE") == f"x{REDACTED}y{REDACTED}"
+
+
+def test_credential_headers_are_redacted_by_name(server):
+    server.script.append((200, {"Content-Type": "application/json", "Set-Cookie": "session=abc123",
+                                "WWW-Authenticate": "Bearer realm=x"}, b"[]"))
+    exchange = client_for(f"http://127.0.0.1:{server.server_port}/v1").list_calls().exchange
+    assert exchange.response_headers["set-cookie"] == REDACTED
+    assert "abc123" not in exchange.as_text()
+
+
+def test_a_long_transport_reason_is_cut_at_a_word_with_its_brackets_closed():
+    from conformance.client import _cut_words
+
+    text = "TLS failure (" + " ".join(["word"] * 80) + ")"
+    cut = _cut_words(text, 100)
+    assert len(cut) <= 105 and cut.endswith("...)") and not cut.endswith("wor...)")
