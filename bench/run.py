@@ -60,6 +60,7 @@ EXTERNAL_WINDOW = 60.0
 EXTERNAL_MAX_CALLS = 10  # the suite's default --max-calls: the target of an external run
 THROUGHPUT_TARGET = 0.9  # suite rate / plain Schemathesis rate
 WINDOW_SLACK = 60.0  # a window run may add at most this much beyond the window
+HOSTILE_MEMORY_TARGET = 400.0  # MiB: peak RSS of a run against a 2 GB list body (the body size cap holds)
 RUN_TIMEOUT = 900.0  # seconds; a suite run that takes longer is stopped and reported
 
 
@@ -606,6 +607,12 @@ def render_report(results: dict[str, Any]) -> str:
                          f"≤ {WINDOW_SLACK:g} s" if key == "window_only" else "–",
                          verdict_of(added.high if added and key == "window_only" else None, lambda v: v <= WINDOW_SLACK)))
 
+    hostile = results.get("hostile_memory") or []
+    if hostile:
+        peak = summarize(r["peak_rss_mib"] for r in hostile)
+        rows.append(_row("run against a 2 GB list body (`-k list`, bench/hostile_memory.py): peak memory (RSS)", peak,
+                         "MiB", 0, f"≤ {HOSTILE_MEMORY_TARGET:g} MiB",
+                         verdict_of(peak.high if peak else None, lambda v: v <= HOSTILE_MEMORY_TARGET)))
     lines += ["## Results", "", markdown_table(["measurement", "median", "min – max", "runs", "target", "status"], rows), ""]
     if not window_runs:
         lines += ["The real-time window run was not measured in this benchmark run (`bench/run.py --with-window`).", ""]
@@ -751,6 +758,10 @@ def render_report(results: dict[str, Any]) -> str:
               "    python bench/run.py --from-json results.json # re-render from the raw results of --json", "",
               "--profile needs pyinstrument in the same environment (`pip install pyinstrument`).", ""]
     lines += ["## How it was measured", "",
+              "- The peak memory row runs the list tests (`-k list`) against tests/hostile.py serving a 2 GB JSON",
+              "  list after its first answer (bench/hostile_memory.py, also on its own); the child's peak RSS",
+              "  comes from `wait4`. The body size cap (`--max-body-bytes`, 16 MiB) keeps it at the figure of a",
+              "  run whose list is empty; without the cap the whole body was read, then copied as text.",
               "- Each suite run is `python -m conformance.cli --no-html --reports-dir <temporary dir>` (the same",
               "  program as `calls-conformance`), timed from process start to exit. Embedded runs also load",
               "  `-p server_counter` (bench/server_counter.py), which adds a request counter to the embedded",
@@ -869,6 +880,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         results["throughput"] = bench.throughput()
         say('3. external-style run (-m "not slow", --window 60)')
         results["external_not_slow"] = [bench.external("external-not-slow", ["-m", "not slow"]) for _ in range(runs)]
+        say("5. peak memory of a run against a 2 GB list body")
+        import hostile_memory
+
+        results["hostile_memory"] = hostile_memory.measure(workdir, runs, code_root=CODE_ROOT)
         if args.with_window:
             say("4. real-time window run (--window 60)")
             results["window"] = {

@@ -25,6 +25,7 @@ from conformance import __version__
 REDACTED = "[REDACTED]"
 MAX_BODY_CHARS = 4000
 MAX_BODY_BYTES = 16 * 1024 * 1024  # default of --max-body-bytes
+KEPT_OVER_CAP = 64 * 1024  # bytes kept of a body over the cap
 MAX_JSON_DEPTH = 64  # a call object is 3 levels deep; far deeper is no answer of this API
 MAX_RETRY_AFTER = 60.0  # longest wait for one 429 before retrying
 # Response headers that carry credentials, redacted by name whatever their value.
@@ -98,6 +99,7 @@ class Exchange:
     response_body: str = ""
     elapsed_ms: float = 0.0
     token_env: str | None = None
+    over_cap: int | None = None  # the size cap, when the body was larger and not read to its end
 
     def curl(self) -> str:
         parts = ["curl", "-i", "-X", self.method, shlex.quote(self.url)]
@@ -397,7 +399,8 @@ class TargetSession(requests.Session):
                 body += chunk
                 received = len(body)
                 if received > self.max_body_bytes:
-                    del body[self.max_body_bytes:]
+                    # Not an answer of this API whatever it holds: only its start is kept, for the report.
+                    del body[KEPT_OVER_CAP:]
                     raw.truncated = self.max_body_bytes  # type: ignore[attr-defined]
                     break
             raw.close()  # an unread rest (over the cap) is dropped with its connection
@@ -420,6 +423,7 @@ class TargetSession(requests.Session):
         exchange.response_headers = {k.lower(): v for k, v in redact_headers(raw.headers).items()}
         exchange.response_body = _body_text(raw._content) or ""
         if raw.truncated is not None:  # type: ignore[attr-defined]
+            exchange.over_cap = raw.truncated  # type: ignore[attr-defined]
             exchange.response_body += f"\n(body over the {raw.truncated}-byte cap: not read further)"
         raw.exchange = exchange  # type: ignore[attr-defined]
         self.log.add(exchange)

@@ -359,7 +359,14 @@ def send(case: Any, run: "Run", purpose: str = "property") -> Any:
 
 def validate(case: Any, response: Any, run: "Run", **kwargs: Any) -> None:
     """Schemathesis' checks on one answer; failures become requirement violations. A body nested too deep
-    for the checks is itself the finding (the answer cannot be an answer of this API)."""
+    for the checks, or a success answer larger than the body size cap, is itself the finding (the answer cannot
+    be an answer of this API); the checks do not parse the part of an over-cap body that was read."""
+    operation_id = case.operation.definition.raw.get("operationId", "")
+    requirement = _BY_OPERATION.get(operation_id, {}).get("body", "CALLS-CONTRACT-STATUS")
+    exchange = run.log.last_in_thread()
+    if exchange is not None and exchange.over_cap and 200 <= response.status_code < 300:
+        raise RequirementViolation(requirement, "CF104", f"{case.operation.label}: the body is larger than "
+                                   f"{exchange.over_cap} bytes (--max-body-bytes): not read to its end", exchange)
     try:
         case.validate_response(response, headers=run.api.auth_headers(),
                                transport_kwargs={"session": run.api.session, "headers": run.api.auth_headers()},
@@ -367,10 +374,8 @@ def validate(case: Any, response: Any, run: "Run", **kwargs: Any) -> None:
     except FailureGroup as group:
         raise as_violations(group, case, run) from None
     except RecursionError:
-        operation_id = case.operation.definition.raw.get("operationId", "")
-        requirement = _BY_OPERATION.get(operation_id, {}).get("body", "CALLS-CONTRACT-STATUS")
         raise RequirementViolation(requirement, "CF104", f"{case.operation.label}: not valid JSON for this API: "
-                                   f"nested deeper than {MAX_JSON_DEPTH} levels", run.log.last_in_thread()) from None
+                                   f"nested deeper than {MAX_JSON_DEPTH} levels", exchange) from None
 
 
 def call_and_check(case: Any, run: "Run") -> None:

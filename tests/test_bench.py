@@ -110,6 +110,7 @@ def test_report_renders_every_section_with_targets() -> None:
             "plain": [_suite_run("st", 9.0, 98, 450, command="st run openapi.yaml ...")],
         },
         "window": {"window_only": [_suite_run("w", 95.0, 1, 60)], "whole": [_suite_run("ww", 130.0, 5, 500)]},
+        "hostile_memory": [{"peak_rss_mib": 290.0}, {"peak_rss_mib": 300.0}, {"peak_rss_mib": 310.0}],
         "profile": {"wall_seconds": 25.0, "sampled_seconds": 24.0,
                     "breakdown": {"collection": {"imports": 1.0, "generation": 4.0}},
                     "top": [["add_coverage (schemathesis/x.py:1)", 4.5]]},
@@ -133,6 +134,7 @@ def test_report_renders_every_section_with_targets() -> None:
     assert "| embedded default | test_create | 25 | 75 | 75 % | 1.50 |" in report
     assert "2026-11-26 21:00 UTC" in report and "1.50 – 2.50" in report
     assert "not measured" not in report
+    assert "2 GB list body (`-k list`, bench/hostile_memory.py): peak memory (RSS) | 300 MiB | 290 – 310 | 3 | ≤ 400 MiB | met |" in report
 
 
 def test_report_without_optional_parts_says_the_window_was_not_measured() -> None:
