@@ -11,6 +11,7 @@ from __future__ import annotations
 import json as jsonlib
 import re
 import shlex
+import socket
 import threading
 import time
 from collections import deque
@@ -19,6 +20,8 @@ from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit
 
 import requests
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from conformance import __version__
 
@@ -287,6 +290,55 @@ class Breaker:
         return None
 
 
+_CURRENT = threading.local()  # the deadline of the exchange the calling thread is in, and its connection
+
+
+class _Bounded:
+    """A connection that is shut when its response headers have not all come by the exchange's deadline:
+    headers dripped byte by byte would pass every socket timeout."""
+
+    expired = False
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        deadline = getattr(_CURRENT, "deadline", None)
+        if deadline is None:
+            return super().getresponse(*args, **kwargs)  # type: ignore[misc]
+        _CURRENT.connection = self
+        # Half a second late: a target that sends nothing at all meets the socket timeout first, and is told so.
+        timer = threading.Timer(max(0.0, deadline - time.monotonic()) + 0.5, self._expire)
+        timer.daemon = True
+        timer.start()
+        try:
+            return super().getresponse(*args, **kwargs)  # type: ignore[misc]
+        finally:
+            timer.cancel()
+
+    def _expire(self) -> None:
+        self.expired = True
+        sock = getattr(self, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _BoundedHTTPConnection(_Bounded, HTTPConnection):
+    pass
+
+
+class _BoundedHTTPSConnection(_Bounded, HTTPSConnection):
+    pass
+
+
+class _BoundedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _BoundedHTTPConnection
+
+
+class _BoundedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _BoundedHTTPSConnection
+
+
 class TargetSession(requests.Session):
     """The session every request to the target goes through: a total deadline per exchange, a body size cap,
     the run budget, the circuit breaker, rate limit, 429 back-off, recording, and every transport problem
@@ -308,6 +360,8 @@ class TargetSession(requests.Session):
         self.breaker = Breaker()
         self.stopped: TargetFailed | None = None  # set once: the run sends nothing more
         self.headers["User-Agent"] = f"calls-api-conformance/{__version__}"
+        for adapter in self.adapters.values():
+            adapter.poolmanager.pool_classes_by_scheme = {"http": _BoundedHTTPPool, "https": _BoundedHTTPSPool}
 
     # --- the run's stop -----------------------------------------------------------------------
     def stop(self, message: str, kind: str) -> TargetFailed:
@@ -390,8 +444,12 @@ class TargetSession(requests.Session):
         deadline = started + total
         received = 0
         headers_in = False
+        _CURRENT.deadline, _CURRENT.connection = deadline, None
         try:
-            raw = super().send(request, **{**kwargs, "timeout": (total, total), "stream": True})
+            try:
+                raw = super().send(request, **{**kwargs, "timeout": (total, total), "stream": True})
+            finally:
+                _CURRENT.deadline = None
             headers_in = True
             raw.truncated = None  # type: ignore[attr-defined]
             body = bytearray()
@@ -409,7 +467,11 @@ class TargetSession(requests.Session):
         except BaseException as error:  # noqa: BLE001 - every failure of the exchange is the target's
             if isinstance(error, (KeyboardInterrupt, SystemExit)):
                 raise
-            failure = _transport_failure(error, what, request, total, headers_in, received)
+            if getattr(_CURRENT.connection, "expired", False) and not headers_in:
+                failure = TargetUnavailable(f"{what}: no complete answer within {total:g} s (the response headers "
+                                            f"were still arriving)", "timeout")
+            else:
+                failure = _transport_failure(error, what, request, total, headers_in, received)
             self.log.total += 1
             if failure.kind == "timeout" and remaining is not None and remaining < timeout:
                 raise self.stop(f"the run budget ran out after {self.log.total} requests (--run-budget)",

@@ -21,7 +21,7 @@ from typing import Any
 ACCOUNT = "6a0f1c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b"
 UNKNOWN = json.dumps({"msg": "call not found"}).encode()
 
-BEHAVIOURS = ("good", "slow", "stall", "drip", "cut-short", "reset", "endless", "html", "text-type", "bad-utf8",
+BEHAVIOURS = ("good", "slow", "stall", "drip", "drip-headers", "cut-short", "reset", "endless", "html", "text-type", "bad-utf8",
               "deep", "redirect", "unavailable", "rate-limited", "echo")
 
 
@@ -154,6 +154,12 @@ class Hostile:
                 if self._closing.wait(0.3):
                     return False
                 conn.sendall(b" ")
+            return False
+        if bad == "drip-headers":
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Padding: " + b"x" * 1000:
+                if self._closing.wait(0.3):
+                    return False
+                conn.sendall(bytes([byte]))
             return False
         if bad == "cut-short":
             self._send(conn, 200, b'[{"call_sid": ', length=1000)

@@ -50,6 +50,7 @@ CASES: dict[str, Case] = {
     "slow-after-the-first": Case("slow", 1),
     "stall-after-headers": Case("stall", 1),
     "body-dripped": Case("drip", 1),
+    "headers-dripped": Case("drip-headers", 1),
     "body-cut-short-from-the-start": Case("cut-short"),
     "body-cut-short-after-the-first": Case("cut-short", 1),
     "reset-every-third": Case("reset", 1, upstream=True, options=("--accept-incomplete",)),
@@ -217,6 +218,7 @@ STOPPED = {
     "slow-after-the-first": "5 timeouts in a row",
     "stall-after-headers": "5 timeouts in a row",
     "body-dripped": "5 timeouts in a row",
+    "headers-dripped": "5 timeouts in a row",
     "body-cut-short-after-the-first": "5 failed exchanges in a row",
     "429-after-the-first": "20 answers in a row of 429/502/503/504",
 }
