@@ -346,7 +346,8 @@ class TargetSession(requests.Session):
 
     def __init__(self, *, timeout: float, verify: bool | str, limiter: RateLimiter, log: ExchangeLog,
                  token_envs: dict[str, str], max_429_retries: int = 4, max_body_bytes: int = MAX_BODY_BYTES,
-                 budget: float | None = None, on_wait: Callable[[str], None] | None = None) -> None:
+                 budget: float | None = None, on_wait: Callable[[str], None] | None = None,
+                 parent: "TargetSession | None" = None) -> None:
         super().__init__()
         self.timeout = timeout
         self.verify = verify
@@ -357,8 +358,13 @@ class TargetSession(requests.Session):
         self.max_body_bytes = max_body_bytes
         self.deadline = time.monotonic() + budget if budget else None  # the run budget, monotonic
         self.on_wait = on_wait or (lambda message: None)  # told about long waits (429 back-off)
-        self.breaker = Breaker()
+        # A session of the same run in another thread shares the run's budget, breaker and stop.
+        self.parent = parent
+        self.breaker = parent.breaker if parent is not None else Breaker()
+        if parent is not None:
+            self.on_wait = parent.on_wait
         self.stopped: TargetFailed | None = None  # set once: the run sends nothing more
+        self.sent = 0  # requests sent (counted on the run's first session)
         self.headers["User-Agent"] = f"calls-api-conformance/{__version__}"
         for adapter in self.adapters.values():
             adapter.poolmanager.pool_classes_by_scheme = {"http": _BoundedHTTPPool, "https": _BoundedHTTPSPool}
@@ -366,6 +372,8 @@ class TargetSession(requests.Session):
     # --- the run's stop -----------------------------------------------------------------------
     def stop(self, message: str, kind: str) -> TargetFailed:
         """Stop sending: every later request fails fast with this error (the first reason is kept)."""
+        if self.parent is not None:
+            return self.parent.stop(message, kind)
         with self.breaker._lock:
             if self.stopped is None:
                 self.stopped = TargetFailed(message, kind)
@@ -379,14 +387,32 @@ class TargetSession(requests.Session):
         self.deadline = time.monotonic() + seconds
 
     def _remaining(self) -> float | None:
+        if self.parent is not None:
+            return self.parent._remaining()
         return None if self.deadline is None else self.deadline - time.monotonic()
 
+    def sent_by_run(self) -> int:
+        """Requests the run has sent, by every session of it."""
+        return self.parent.sent_by_run() if self.parent is not None else self.sent
+
+    def stopped_run(self) -> TargetFailed | None:
+        """Why the run stopped sending, or None; a run budget spent stops it (also between requests)."""
+        if self.parent is not None:
+            return self.parent.stopped_run()
+        try:
+            self._check_open()
+        except TargetFailed as error:
+            return error
+        return None
+
     def _check_open(self) -> None:
+        if self.parent is not None:
+            return self.parent._check_open()
         if self.stopped is not None:
             raise self.stopped
         remaining = self._remaining()
         if remaining is not None and remaining <= 0:
-            raise self.stop(f"the run budget ran out after {self.log.total} requests (--run-budget)", "run-budget")
+            raise self.stop(f"the run budget ran out after {self.sent_by_run()} requests (--run-budget)", "run-budget")
 
     def _exchange(self, request: requests.PreparedRequest) -> Exchange:
         headers = {k: str(v) for k, v in request.headers.items()}
@@ -408,7 +434,7 @@ class TargetSession(requests.Session):
             raw = self._send_once(request, timeout, kwargs)
             trip = self.breaker.answered(raw.status_code)
             if trip:
-                raise self.stop(f"target stopped answering after {self.log.total} requests: {trip}", "stopped-answering")
+                raise self.stop(f"target stopped answering after {self.sent_by_run()} requests: {trip}", "stopped-answering")
             if raw.status_code != 429:
                 return raw
             self._back_off(request, raw, attempt)
@@ -424,7 +450,7 @@ class TargetSession(requests.Session):
         if left == 0:
             return
         if self.breaker.waited + wait > self.breaker.RATE_LIMIT_PATIENCE:
-            raise self.stop(f"target stopped answering after {self.log.total} requests: rate limited (429) for "
+            raise self.stop(f"target stopped answering after {self.sent_by_run()} requests: rate limited (429) for "
                             f"{self.breaker.waited:.0f} s with no other answer", "rate-limited")
         if remaining is not None and wait >= remaining:
             raise RateLimited(f"{request.method} {path}: 429 Too Many Requests, and waiting {wait:.0f} s ({why}) "
@@ -440,6 +466,8 @@ class TargetSession(requests.Session):
         total = timeout if remaining is None else max(0.05, min(timeout, remaining))
         what = REDACT(f"{request.method} {urlsplit(str(request.url)).path}")
         exchange = self._exchange(request)
+        with self.breaker._lock:
+            (self.parent or self).sent += 1
         started = time.monotonic()
         deadline = started + total
         received = 0
@@ -474,11 +502,11 @@ class TargetSession(requests.Session):
                 failure = _transport_failure(error, what, request, total, headers_in, received)
             self.log.total += 1
             if failure.kind == "timeout" and remaining is not None and remaining < timeout:
-                raise self.stop(f"the run budget ran out after {self.log.total} requests (--run-budget)",
+                raise self.stop(f"the run budget ran out after {self.sent_by_run()} requests (--run-budget)",
                                 "run-budget") from None
             trip = self.breaker.failed(failure.kind)
             if trip:
-                self.stop(f"target stopped answering after {self.log.total} requests: {trip}", "stopped-answering")
+                self.stop(f"target stopped answering after {self.sent_by_run()} requests: {trip}", "stopped-answering")
             raise failure from None
         exchange.elapsed_ms = (time.monotonic() - started) * 1000
         exchange.status, exchange.reason = raw.status_code, raw.reason or ""

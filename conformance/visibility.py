@@ -343,11 +343,18 @@ class VisibilityWatch:
 
     # The thread --------------------------------------------------------------------------------
     def _sleep_until(self, when: float) -> bool:
-        """Sleep until monotonic `when`; False when the watch was stopped meanwhile."""
-        remaining = when - time.monotonic()
-        if remaining > 0:
-            return not self._stop.wait(remaining)
-        return not self._stop.is_set()
+        """Sleep until monotonic `when`; False when the watch was stopped meanwhile, or the run stopped sending
+        (the target failed it: the watch gives up with that reason)."""
+        while True:
+            stopped = getattr(self.client.session, "stopped_run", lambda: None)() if self.client else None
+            if stopped is not None:
+                self.give_up(f"TARGET FAILED: {stopped}")
+                return False
+            remaining = when - time.monotonic()
+            if remaining <= 0:
+                return not self._stop.is_set()
+            if self._stop.wait(min(remaining, 1.0)):
+                return False
 
     def _get(self) -> Sample:
         assert self.client is not None and self.sid is not None
@@ -514,7 +521,8 @@ def start_watch(run: Any) -> VisibilityWatch:
     # A session of its own (requests sessions are not meant to be shared between threads) and a log of
     # its own (its exchanges are not those of the test running meanwhile); the run's rate limit holds.
     session = TargetSession(timeout=shared.timeout, verify=shared.verify, limiter=shared.limiter,
-                            log=ExchangeLog(keep=20), token_envs=dict(shared.token_envs))
+                            log=ExchangeLog(keep=20), token_envs=dict(shared.token_envs),
+                            max_body_bytes=shared.max_body_bytes, parent=shared)
     client = ApiClient(cfg.base_url, cfg.account_sid, cfg.token, session)
     watch.client = client
 

@@ -296,3 +296,18 @@ def test_an_echoed_token_is_redacted_at_every_offset(pool) -> None:
     verdict = _assert_common("token-echoed", result)  # no 4 letters of the token in any artifact
     assert result.requests > len(OFFSETS)  # every offset was served
     assert "[REDACTED]" in _failure_messages(verdict)
+
+
+def test_the_run_budget_also_ends_a_wait_for_the_retention_window(tmp_path: Path) -> None:
+    """No request is due while the window is waited out: the budget still ends the run, and the call the watch
+    created is deleted."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLS_API_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH"))))
+    done = subprocess.run([sys.executable, "-m", "conformance.cli", "--reports-dir", str(tmp_path), "--no-html",
+                           "-m", "window", "--window", "60", "--run-budget", "6"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    verdict = json.loads((tmp_path / "verdict.json").read_text(encoding="utf-8"))
+    assert done.returncode == 8, done.stdout[-3000:] + done.stderr[-2000:]
+    assert verdict["target_failure"]["kind"] == "run-budget"
+    assert verdict["duration_seconds"] <= 6 + SLACK
+    assert verdict["stats"]["calls_created"] == 1 and verdict["stats"]["leftover_calls"] == []
