@@ -596,11 +596,11 @@ def _reason(error: BaseException) -> str:
             text = text.rsplit(marker, 1)[1]
     text = REDACT(text.strip(" ()'\"").splitlines()[0] if text.strip() else type(error).__name__)
     text = re.sub(r"<[^<>]*object at 0x[0-9a-f]+>:?\s*", "", text).strip(" ()'\":,")
-    return _cut_words(text, 160)
+    return cut_words(text, 160)
 
 
-def _cut_words(text: str, limit: int) -> str:
-    """At most `limit` characters, cut at a word boundary, with brackets left open closed."""
+def cut_words(text: str, limit: int) -> str:
+    """At most `limit` characters (and a few more to close brackets), cut at a word boundary."""
     if len(text) <= limit:
         return text
     cut = text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:([")

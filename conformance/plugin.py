@@ -8,6 +8,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator
+from urllib.parse import urljoin
 
 import pytest
 
@@ -16,8 +17,7 @@ from conformance import report as reporting
 from conformance import spec, verdict
 from conformance.checks import RequirementViolation
 from conformance.client import (REDACT, ApiClient, ExchangeLog, RateLimited, RateLimiter, TargetFailed, TargetSession,
-                               TargetUnavailable)
-from urllib.parse import urljoin
+                               TargetUnavailable, cut_words)
 from conformance.config import ConfigError, TargetConfig
 
 _STRICT_PYTEST_NAME = "should-strict"  # pytest owns --strict; the console command maps its --strict here
@@ -378,7 +378,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
                 reason = f"{kind}: {detail}"
             else:
                 reason = f"{report.when} error, {kind}: {detail}"
-            reason = REDACT.cut(reason, 300)
+            reason = cut_words(REDACT(reason), 300)
             run.ledger.not_run(name, requirements, reason)
             # One line in the terminal; the traceback is in the report's attachments.
             report.longrepr = f"NOT RUN: {reason}"

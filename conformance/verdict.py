@@ -23,6 +23,7 @@ from typing import Any
 
 from conformance import __version__
 from conformance.catalogue import Requirement, load_catalogue
+from conformance.client import cut_words
 
 CONFORMANT, NOT_CONFORMANT, INCOMPLETE = "CONFORMANT", "NOT CONFORMANT", "INCOMPLETE"
 TARGET_FAILED = "TARGET FAILED"
@@ -206,7 +207,7 @@ def summary_lines(verdict: dict[str, Any]) -> list[str]:
             first = row["failures"][0]
             why = f"  {first['test']}: [{first['code']}] {first['message'].splitlines()[0]}"
         elif row["status"] in ("not-run", "not-selected"):
-            why = "  " + "; ".join(row["reasons"])[:160]
+            why = "  " + cut_words("; ".join(row["reasons"]), 160)
         lines.append(f"{mark:<12} {row['level']:<6} {row['id']}{why}")
     c = verdict["counts"]
     lines.append("")

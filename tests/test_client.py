@@ -257,8 +257,8 @@ def test_credential_headers_are_redacted_by_name(server):
 
 
 def test_a_long_transport_reason_is_cut_at_a_word_with_its_brackets_closed():
-    from conformance.client import _cut_words
+    from conformance.client import cut_words
 
     text = "TLS failure (" + " ".join(["word"] * 80) + ")"
-    cut = _cut_words(text, 100)
+    cut = cut_words(text, 100)
     assert len(cut) <= 105 and cut.endswith("...)") and not cut.endswith("wor...)")
