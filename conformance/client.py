@@ -222,7 +222,8 @@ class Response:
     def json(self) -> Any:
         """The decoded body, or raises ValueError (BodyUnusable: over the size cap or nested too deep)."""
         if self.truncated is not None:
-            raise BodyUnusable(f"the body is larger than {self.truncated} bytes (--max-body-bytes): not read to its end")
+            raise BodyUnusable(f"the body is larger than {self.truncated} bytes (--max-body-bytes): "
+                               f"not read to its end")
         return loads_bounded(self.content.decode("utf-8"))
 
     def success_json(self) -> Any:
@@ -434,12 +435,13 @@ class TargetSession(requests.Session):
             raw = self._send_once(request, timeout, kwargs)
             trip = self.breaker.answered(raw.status_code)
             if trip:
-                raise self.stop(f"target stopped answering after {self.sent_by_run()} requests: {trip}", "stopped-answering")
+                raise self.stop(f"target stopped answering after {self.sent_by_run()} requests: {trip}",
+                                "stopped-answering")
             if raw.status_code != 429:
                 return raw
             self._back_off(request, raw, attempt)
-        raise RateLimited(REDACT(f"{request.method} {urlsplit(str(request.url)).path}") + ": still 429 Too Many Requests after "
-                          f"{self.max_429_retries} retries")
+        what = REDACT(f"{request.method} {urlsplit(str(request.url)).path}")
+        raise RateLimited(f"{what}: still 429 Too Many Requests after {self.max_429_retries} retries")
 
     def _back_off(self, request: requests.PreparedRequest, raw: requests.Response, attempt: int) -> None:
         """Wait before retrying a 429, within the run budget; a long wait is announced."""
@@ -472,6 +474,7 @@ class TargetSession(requests.Session):
         deadline = started + total
         received = 0
         headers_in = False
+        raw = None
         _CURRENT.deadline, _CURRENT.connection = deadline, None
         try:
             try:
@@ -492,9 +495,9 @@ class TargetSession(requests.Session):
             raw.close()  # an unread rest (over the cap) is dropped with its connection
             raw._content = bytes(body)  # later reads (Schemathesis') see the bounded body
             raw._content_consumed = True
-        except BaseException as error:  # noqa: BLE001 - every failure of the exchange is the target's
-            if isinstance(error, (KeyboardInterrupt, SystemExit)):
-                raise
+        except Exception as error:  # noqa: BLE001 - every failure of the exchange is the target's
+            if raw is not None:
+                raw.close()
             if getattr(_CURRENT.connection, "expired", False) and not headers_in:
                 failure = TargetUnavailable(f"{what}: no complete answer within {total:g} s (the response headers "
                                             f"were still arriving)", "timeout")
@@ -551,11 +554,14 @@ def _transport_failure(error: BaseException, what: str, request: requests.Prepar
         if received:
             return TargetUnavailable(f"{what}: stalled: the body was not complete after {total:g} s "
                                      f"({received} bytes received)", "timeout")
-        return TargetUnavailable(f"{what}: stalled: no byte of the body within {total:g} s after the headers", "timeout")
-    if isinstance(error, requests.exceptions.SSLError) or "ssl" in low and "certificate" in low or "wrong_version_number" in low:
-        hint = " (is the port plain http? try http://)" if "wrong_version_number" in low or "record layer" in low else ""
+        return TargetUnavailable(f"{what}: stalled: no byte of the body within {total:g} s after the headers",
+                                 "timeout")
+    plain_http = "wrong_version_number" in low or "record layer" in low
+    if isinstance(error, requests.exceptions.SSLError) or plain_http or ("ssl" in low and "certificate" in low):
+        hint = " (is the port plain http? try http://)" if plain_http else ""
         if "certificate" in low:
             hint = " (a self-signed or private CA? pass --ca-bundle, or --insecure)"
+        # "[SSL: CODE] what it means", without the C source location and the nested reprs around it.
         found = re.search(r"\[SSL: \w+\] [^('\"]*?(?=\s*\(_ssl|['\"(]|$)", f"{error}")
         return TargetUnavailable(f"TLS failure talking to {base}: {found.group(0) if found else text}{hint}", "tls")
     if isinstance(error, requests.exceptions.ConnectTimeout):
@@ -564,8 +570,8 @@ def _transport_failure(error: BaseException, what: str, request: requests.Prepar
         return TargetUnavailable(f"{what}: no answer within {total:g} s (connected, no response headers)", "timeout")
     if "name or service not known" in low or "nodename nor servname" in low or "getaddrinfo" in low \
             or "name resolution" in low or "no address associated" in low:
-        return TargetUnavailable(f"DNS: the name {parts.hostname} was not found (is the host name in --base-url right?)",
-                                 "dns")
+        return TargetUnavailable(f"DNS: the name {parts.hostname} was not found "
+                                 f"(is the host name in --base-url right?)", "dns")
     if headers_in:
         if "incompleteread" in low or "connection broken" in low or "ended prematurely" in low:
             return TargetUnavailable(f"{what}: the body was cut short ({received} bytes received, then the "

@@ -262,3 +262,24 @@ def test_a_long_transport_reason_is_cut_at_a_word_with_its_brackets_closed():
     text = "TLS failure (" + " ".join(["word"] * 80) + ")"
     cut = cut_words(text, 100)
     assert len(cut) <= 105 and cut.endswith("...)") and not cut.endswith("wor...)")
+
+
+def test_https_to_a_plain_http_port_says_so_in_one_line_with_a_hint():
+    with Hostile("good") as target:
+        target.base_url = target.base_url.replace("http://", "https://")
+        with pytest.raises(TargetUnavailable) as error:
+            hostile_client(target).list_calls()
+    message = str(error.value)
+    assert error.value.kind == "tls"
+    assert message.endswith("(is the port plain http? try http://)") and "\n" not in message
+    assert "SSLError(" not in message and "_ssl.c" not in message
+
+
+def test_an_unknown_host_name_is_a_dns_failure():
+    class Nowhere:
+        base_url = "http://calls-api.invalid/v1"
+
+    with pytest.raises(TargetUnavailable) as error:
+        hostile_client(Nowhere).list_calls()
+    assert error.value.kind == "dns"
+    assert str(error.value).startswith("DNS: the name calls-api.invalid was not found")
