@@ -81,6 +81,9 @@ class Hostile:
                     if not data:
                         return
                     buffer += data
+                    if buffer.startswith(b"\x16"):  # a TLS handshake: answered in plain HTTP, as such a port does
+                        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                        return
                 head, buffer = buffer.split(b"\r\n\r\n", 1)
                 lines = head.decode("latin-1").split("\r\n")
                 method, path = lines[0].split(" ")[:2]
