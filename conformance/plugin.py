@@ -312,6 +312,15 @@ def _violations(error: BaseException | None) -> list[RequirementViolation]:
     return _violations(error.__cause__) if isinstance(error.__cause__, BaseException) else []
 
 
+def _transport_error(error: BaseException | None) -> TargetUnavailable | None:
+    """The failed exchange that ended a test, wherever it sits (an exception group, a cause)."""
+    if error is None or isinstance(error, TargetUnavailable):
+        return error
+    if isinstance(error, BaseExceptionGroup):
+        return next(filter(None, (_transport_error(inner) for inner in error.exceptions)), None)
+    return _transport_error(error.__cause__ or error.__context__)
+
+
 def _attaching_failures(item: pytest.Item, start: bool) -> Iterator[Any]:
     """Run a test phase; when it raises, attach its exchanges and curl reproductions to the report."""
     if _RUN_KEY not in item.config.stash:
@@ -372,6 +381,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         error = call.excinfo.value if call.excinfo else None
         found = _violations(error)
         if not found:
+            error = _transport_error(error) or error  # a failed exchange, also inside a group
             kind = type(error).__name__ if error is not None else "error"
             detail = str(error).splitlines()[0] if error is not None and str(error) else kind
             if isinstance(error, (TargetUnavailable, RateLimited)):
