@@ -79,8 +79,8 @@ CATEGORIES: list[dict[str, Any]] = [
     *_violations("Timing or visibility", rf"CALLS-{_TIMING_IDS} \[{_OTHER_CODE}\]"),
     *_violations("Contract violation",
                  rf"CALLS-(?!{_AUTH_IDS} \[|{_TIMING_IDS} \[|NO-SERVER-ERROR \[)[A-Z0-9-]+ \[{_OTHER_CODE}\]"),
-    {"name": "Target unreachable or rate-limiting", "matchedStatuses": FAILED,
-     "messageRegex": rf"^(?:[\w.]+\.)?(?:TargetUnavailable|RateLimited): {_REST}"},
+    {"name": "Target unreachable or rate-limiting", "matchedStatuses": FAILED + ["skipped"],
+     "messageRegex": rf"^(?:(?:[\w.]+\.)?(?:TargetUnavailable|RateLimited|TargetFailed)|(?:Skipped: )?TARGET FAILED): {_REST}"},
     {"name": "SHOULD warning", "matchedStatuses": ["skipped"], "messageRegex": rf"^XFAIL SHOULD not met: {_REST}"},
 ]
 

@@ -71,6 +71,10 @@ SAMPLES = [
         "conformance.client.TargetUnavailable: cannot connect to https://api.example.net/v1: Connection refused")),
     ("Target unreachable or rate-limiting", "broken", *_single(
         "conformance.client.RateLimited: GET /Accounts/x/Calls: still 429 Too Many Requests after 4 retries")),
+    ("Target unreachable or rate-limiting", "skipped", *_single(
+        "conformance.client.TargetUnavailable: GET /v1/Accounts/x/Calls: the connection was reset (no answer)")),
+    ("Target unreachable or rate-limiting", "skipped", *_single(
+        "Skipped: TARGET FAILED: target stopped answering after 37 requests: 5 timeouts in a row")),
     ("SHOULD warning", "skipped", *_single(
         "XFAIL SHOULD not met: CALLS-CREATE-201 [CF101] create: answered 200, expected 201\n\n"
         "conformance.checks.RequirementViolation: CALLS-CREATE-201 [CF101] create: answered 200, expected 201")),
