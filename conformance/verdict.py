@@ -8,6 +8,10 @@ Overall answer:
   NOT CONFORMANT  a MUST requirement failed (or a SHOULD one, with --strict)
   INCOMPLETE      nothing failed, but a selected testable requirement was not run (configuration, error)
   CONFORMANT      every selected testable requirement passed (SHOULD failures are listed as warnings)
+A failed ADVISORY requirement (the suite's own advice) is listed among the advisories and never changes
+the answer, not even with --strict.
+
+One word per outcome, the same from the pytest progress line to the Allure report (`OUTCOME_WORDS`).
 """
 
 from __future__ import annotations
@@ -34,7 +38,21 @@ EXIT_NO_TESTS = 5
 EXIT_INCOMPLETE = 6
 EXIT_PREFLIGHT_FAILED = 7
 
-VERDICT_SCHEMA_VERSION = 1
+VERDICT_SCHEMA_VERSION = 2
+
+PASS, FAIL, WARN, ADVICE, NOT_RUN = "PASS", "FAIL", "WARN", "ADVICE", "NOT RUN"
+#: The word of each requirement status in every report.
+OUTCOME_WORDS = {"passed": PASS, "failed": FAIL, "not-run": NOT_RUN, "not-selected": "NOT SELECTED",
+                 "untestable": "UNTESTABLE"}
+
+
+def failure_word(level: str, strict: bool) -> str:
+    """The word of a failed requirement of `level`: FAIL when it decides the verdict, else WARN or ADVICE."""
+    if level == "ADVISORY":
+        return ADVICE
+    if level == "MUST" or strict:
+        return FAIL
+    return WARN
 
 
 @dataclass
@@ -114,7 +132,7 @@ def decide(ledger: Ledger, strict: bool) -> tuple[str, list[dict[str, Any]]]:
         ev = ledger.evidence[rid]
         status = requirement_status(req, ev)
         if status == "failed":
-            if req.level == "MUST" or strict:
+            if failure_word(req.level, strict) == FAIL:
                 must_failed = True
             else:
                 should_failed = True
@@ -154,7 +172,11 @@ def build_verdict(ledger: Ledger, *, strict: bool, accept_incomplete: bool, targ
     counts = {s: 0 for s in ("passed", "failed", "not-run", "not-selected", "untestable")}
     for row in rows:
         counts[row["status"]] += 1
-    warnings = [r["id"] for r in rows if r["status"] == "failed" and r["level"] != "MUST" and not strict]
+    failed = [r for r in rows if r["status"] == "failed"]
+    warnings = [r["id"] for r in failed if failure_word(r["level"], strict) == WARN]
+    advisories = [r["id"] for r in failed if failure_word(r["level"], strict) == ADVICE]
+    testable = [r for r in rows if r["status"] != "untestable"]
+    coverage = {"selected": sum(1 for r in testable if r["status"] != "not-selected"), "total": len(testable)}
     return {
         "schema_version": VERDICT_SCHEMA_VERSION,
         "verdict": answer,
@@ -167,7 +189,9 @@ def build_verdict(ledger: Ledger, *, strict: bool, accept_incomplete: bool, targ
         "duration_seconds": round(time.time() - started, 2),
         "counts": counts,
         "warnings": warnings,
-        "failed_requirements": [r["id"] for r in rows if r["status"] == "failed" and r["id"] not in warnings],
+        "advisories": advisories,
+        "failed_requirements": [r["id"] for r in failed if failure_word(r["level"], strict) == FAIL],
+        "coverage": coverage,
         "stats": stats,
         "requirements": rows,
     }
@@ -180,16 +204,22 @@ def write_verdict(verdict: dict[str, Any], reports_dir: Path) -> Path:
     return path
 
 
-_MARK = {"passed": "PASS", "failed": "FAIL", "not-run": "NOT RUN", "not-selected": "NOT SELECTED", "untestable": "UNTESTABLE"}
+def verdict_line(verdict: dict[str, Any]) -> str:
+    """`VERDICT: ...`, saying what it covers when not every requirement was selected."""
+    coverage = verdict.get("coverage") or {}
+    covers = ""
+    if coverage and coverage.get("selected", 0) < coverage.get("total", 0):
+        covers = f" on the {coverage['selected']} of {coverage['total']} requirements selected"
+    return f"VERDICT: {verdict['verdict']}{covers} (exit code {verdict['exit_code']})"
 
 
 def summary_lines(verdict: dict[str, Any]) -> list[str]:
     """The terminal summary: one line per requirement, then the answer."""
     lines = []
     for row in verdict["requirements"]:
-        mark = _MARK[row["status"]]
-        if row["status"] == "failed" and row["id"] in verdict["warnings"]:
-            mark = "WARN"
+        mark = OUTCOME_WORDS[row["status"]]
+        if row["status"] == "failed":
+            mark = failure_word(row["level"], verdict.get("strict", False))
         why = ""
         if row["failures"]:
             first = row["failures"][0]
@@ -199,7 +229,8 @@ def summary_lines(verdict: dict[str, Any]) -> list[str]:
         lines.append(f"{mark:<12} {row['level']:<6} {row['id']}{why}")
     c = verdict["counts"]
     lines.append("")
-    lines.append(f"{c['passed']} passed, {c['failed']} failed ({len(verdict['warnings'])} SHOULD warnings), "
+    lines.append(f"{c['passed']} passed, {c['failed']} failed ({len(verdict['warnings'])} SHOULD warnings, "
+                 f"{len(verdict.get('advisories', []))} advisories), "
                  f"{c['not-run']} not run, {c['not-selected']} not selected, {c['untestable']} untestable")
-    lines.append(f"VERDICT: {verdict['verdict']}  (exit code {verdict['exit_code']})")
+    lines.append(verdict_line(verdict))
     return lines
