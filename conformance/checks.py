@@ -183,16 +183,44 @@ def _schema_requirement(path: str, message: str) -> str:
     return "CALLS-CALL-SCHEMA"
 
 
+ENUM_FIELDS = {"CALLS-CALL-STATUS-ENUM": "call_status", "CALLS-CALL-DIRECTION-ENUM": "direction"}
+
+
+def call_object_violations(call: Any, response: Response, what: str) -> list[RequirementViolation]:
+    """What is wrong with a call object against the contract's `Call` schema: one violation per requirement
+    (the schema, each enum), each with its first error and how many more."""
+    by_requirement: dict[str, list[str]] = {}
+    for error in spec.schema_errors(call, "Call"):
+        path, _, message = error.partition(": ")
+        by_requirement.setdefault(_schema_requirement(path, message), []).append(error)
+    found = []
+    for requirement, errors in by_requirement.items():
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        code = "CF104" if requirement == "CALLS-CALL-SCHEMA" else "CF105"
+        found.append(violation(requirement, code, f"{what}: {errors[0]}{more}", response))
+    return found
+
+
 def expect_call_object(call: Any, response: Response, what: str) -> dict[str, Any]:
     """A call object valid against the contract's `Call` schema; enum errors name their own requirement."""
-    errors = spec.schema_errors(call, "Call")
-    if errors:
-        first = errors[0]
-        path, _, message = first.partition(": ")
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        code = "CF105" if "is not one of" in message else "CF104"
-        raise violation(_schema_requirement(path, message), code, f"{what}: {first}{more}", response)
+    found = call_object_violations(call, response, what)
+    if len(found) == 1:
+        raise found[0]
+    if found:
+        raise BaseExceptionGroup(f"{what}: the call object breaks {len(found)} requirements", found)
     return call
+
+
+def judge_call_object(call: Any, response: Response, what: str) -> bool:
+    """Record what is wrong with a call object (see `record`) and go on; an enum whose field is absent or not
+    a string is not judged on it. True when the object is valid."""
+    found = call_object_violations(call, response, what)
+    for v in found:
+        record(v)
+    for requirement, name in ENUM_FIELDS.items():
+        if not isinstance(call, dict) or not isinstance(call.get(name), str):
+            not_judged(requirement, f"{what}: the call object carries no {name} string (see CALLS-CALL-SCHEMA)")
+    return not found
 
 
 def expect_call_list(response: Response, what: str) -> list[dict[str, Any]]:
@@ -206,10 +234,10 @@ def expect_call_list(response: Response, what: str) -> list[dict[str, Any]]:
         raise violation("CALLS-LIST-200", "CF104", f"{what}: body is a {type(body).__name__}, expected a JSON array", response)
     valid, seen, twice = [], set(), []
     for index, call in enumerate(body):
-        try:
-            expect_call_object(call, response, f"{what}, item {index} of {len(body)}")
-        except RequirementViolation as error:
-            record(error)
+        found = call_object_violations(call, response, f"{what}, item {index} of {len(body)}")
+        if found:
+            for v in found:
+                record(v)
             continue
         if call["call_sid"] in seen:
             twice.append(call["call_sid"])

@@ -226,7 +226,7 @@ def summary_lines(verdict: dict[str, Any]) -> list[str]:
             why = f"  {first['test']}: [{first['code']}] {first['message'].splitlines()[0]}"
         elif row["status"] in ("not-run", "not-selected"):
             why = "  " + "; ".join(row["reasons"])[:160]
-        lines.append(f"{mark:<12} {row['level']:<6} {row['id']}{why}")
+        lines.append(f"{mark:<12} {row['level']:<8} {row['id']}{why}")
     c = verdict["counts"]
     lines.append("")
     lines.append(f"{c['passed']} passed, {c['failed']} failed ({len(verdict['warnings'])} SHOULD warnings, "
