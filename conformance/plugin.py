@@ -369,7 +369,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         word = report_word(found, run)
         text = "\n\n".join(v.render() for v in found)
         report.outcome = "failed"
-        report.longrepr = text
+        report.longrepr = report.conformance_text = text
         if word != verdict.FAIL:
             # Reported as an expected failure: JUnit writes the message as a skip, Allure as skipped.
             report.outcome = "skipped"
@@ -377,6 +377,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
             report.wasxfail = f"{word} {label}: " + "; ".join(f"{v.requirement} [{v.code}] {v.message}" for v in found)
         report.conformance_word = word
     return report
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_exception_interact(node: Any, call: pytest.CallInfo, report: pytest.TestReport) -> None:
+    """Keep the account of every violation in the failure block (other plugins reformat exception groups)."""
+    text = getattr(report, "conformance_text", None)
+    if text is not None:
+        report.longrepr = text
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -224,6 +224,8 @@ def summary_lines(verdict: dict[str, Any]) -> list[str]:
         if row["failures"]:
             first = row["failures"][0]
             why = f"  {first['test']}: [{first['code']}] {first['message'].splitlines()[0]}"
+            if len(row["failures"]) > 1:
+                why += f" (+{len(row['failures']) - 1} more in verdict.json)"
         elif row["status"] in ("not-run", "not-selected"):
             why = "  " + "; ".join(row["reasons"])[:160]
         lines.append(f"{mark:<12} {row['level']:<8} {row['id']}{why}")
