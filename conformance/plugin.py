@@ -373,8 +373,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         if word != verdict.FAIL:
             # Reported as an expected failure: JUnit writes the message as a skip, Allure as skipped.
             report.outcome = "skipped"
-            label = "SHOULD not met" if word == verdict.WARN else "the suite's advice not followed"
-            report.wasxfail = f"{word} {label}: " + "; ".join(f"{v.requirement} [{v.code}] {v.message}" for v in found)
+            prefix = "WARN SHOULD not met: " if word == verdict.WARN else "ADVICE: "
+            report.wasxfail = prefix + "; ".join(f"{v.requirement} [{v.code}] {v.message}" for v in found)
         report.conformance_word = word
     return report
 

@@ -49,13 +49,15 @@ AREAS = {
     "window": "Retention window", "lifecycle": "Call lifecycle", "auth": "Authentication",
     "isolation": "Account isolation", "input": "Input validation", "shape": "Response shape",
 }
-SEVERITIES = {"MUST": "critical", "SHOULD": "normal", "MAY": "minor"}
+SEVERITIES = {"MUST": "critical", "SHOULD": "normal", "MAY": "minor", "ADVISORY": "trivial"}
 
 # --- categories ----------------------------------------------------------------------------------
 # Every failure message starts with `CALLS-...-ID [CODE]`, after the exception's type as Allure writes
 # it ("conformance.checks.RequirementViolation: CALLS-DELETE-204 [CF101] ..."). Several violations at
 # once (an exception group) show in the traceback instead, so each kind is matched in either. A SHOULD
-# failure is reported as skipped with "XFAIL SHOULD not met: ...". The kinds are disjoint: Allure 3
+# failure (not strict) is reported as skipped with "XFAIL WARN SHOULD not met: ...", a failed piece of the
+# suite's advice (ADVISORY) as skipped with "XFAIL ADVICE: ...": the words of the terminal summary and
+# verdict.json (verdict.OUTCOME_WORDS). The kinds are disjoint: Allure 3
 # takes the first category that matches, Allure 2 every one, and a single violation gets one either way.
 _START = r"^(?:[\w.]+: )?"
 _IN_TRACE = r"[\s\S]*RequirementViolation: "
@@ -81,7 +83,9 @@ CATEGORIES: list[dict[str, Any]] = [
                  rf"CALLS-(?!{_AUTH_IDS} \[|{_TIMING_IDS} \[|NO-SERVER-ERROR \[)[A-Z0-9-]+ \[{_OTHER_CODE}\]"),
     {"name": "Target unreachable or rate-limiting", "matchedStatuses": FAILED,
      "messageRegex": rf"^(?:[\w.]+\.)?(?:TargetUnavailable|RateLimited): {_REST}"},
-    {"name": "SHOULD warning", "matchedStatuses": ["skipped"], "messageRegex": rf"^XFAIL SHOULD not met: {_REST}"},
+    {"name": "WARN: SHOULD not met", "matchedStatuses": ["skipped"], "messageRegex": rf"^XFAIL WARN SHOULD not met: {_REST}"},
+    {"name": "ADVICE: the suite's advice not followed", "matchedStatuses": ["skipped"],
+     "messageRegex": rf"^XFAIL ADVICE: {_REST}"},
 ]
 
 

@@ -71,9 +71,13 @@ SAMPLES = [
         "conformance.client.TargetUnavailable: cannot connect to https://api.example.net/v1: Connection refused")),
     ("Target unreachable or rate-limiting", "broken", *_single(
         "conformance.client.RateLimited: GET /Accounts/x/Calls: still 429 Too Many Requests after 4 retries")),
-    ("SHOULD warning", "skipped", *_single(
-        "XFAIL SHOULD not met: CALLS-CREATE-201 [CF101] create: answered 200, expected 201\n\n"
+    ("WARN: SHOULD not met", "skipped", *_single(
+        "XFAIL WARN SHOULD not met: CALLS-CREATE-201 [CF101] create: answered 200, expected 201\n\n"
         "conformance.checks.RequirementViolation: CALLS-CREATE-201 [CF101] create: answered 200, expected 201")),
+    ("ADVICE: the suite's advice not followed", "skipped", *_single(
+        "XFAIL ADVICE: CALLS-CREATE-REJECTS-MISTYPED [CF108] create with an invalid body (from over 256 characters): "
+        "answered 201, expected a 4xx refusal\n\nconformance.checks.RequirementViolation: CALLS-CREATE-REJECTS-MISTYPED "
+        "[CF108] create with an invalid body")),
 ]
 
 
