@@ -506,6 +506,16 @@ class AcceptsUnknownToType(Behaviour):
         return [e for e in super().validate_create(ctx, body) if not e.startswith("to/type:")]
 
 
+@fault("accepts-object-from", "CALLS-CREATE-REJECTS-INVALID",
+       "A create whose `from` is a JSON object (no caller number at all) answers 201 and makes a call.")
+class AcceptsObjectFrom(Behaviour):
+    def validate_create(self, ctx: Context, body: Any) -> list[str]:
+        errors = super().validate_create(ctx, body)
+        if isinstance(body, dict) and isinstance(body.get("from"), dict):
+            errors = [e for e in errors if not e.startswith("from:")]
+        return errors
+
+
 @fault("accepts-mistyped-from", "CALLS-CREATE-REJECTS-MISTYPED",
        "A create whose `from` is a JSON number instead of a string answers 201 and records it as a string.")
 class AcceptsMistypedFrom(Behaviour):
