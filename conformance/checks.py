@@ -223,7 +223,14 @@ def judge_call_object(call: Any, response: Response, what: str) -> bool:
     return not found
 
 
-def expect_call_list(response: Response, what: str) -> list[dict[str, Any]]:
+class ListedCalls(list):
+    """The well-formed calls of a list. `named` holds the sid of every item that names one, well-formed or
+    not: a call listed with a malformed property is still listed (its property is another requirement's)."""
+
+    named: set[str]
+
+
+def expect_call_list(response: Response, what: str) -> ListedCalls:
     """A 200 JSON array of call objects, naming each call once; returns its well-formed items.
 
     A malformed item, or a call listed twice, is recorded against its own requirement (CALLS-CALL-SCHEMA,
@@ -232,18 +239,20 @@ def expect_call_list(response: Response, what: str) -> list[dict[str, Any]]:
     body = expect_json(response, "CALLS-LIST-200", what)
     if not isinstance(body, list):
         raise violation("CALLS-LIST-200", "CF104", f"{what}: body is a {type(body).__name__}, expected a JSON array", response)
-    valid, seen, twice = [], set(), []
+    valid, seen, twice = ListedCalls(), set(), []
     for index, call in enumerate(body):
+        sid = call.get("call_sid") if isinstance(call, dict) else None
+        if isinstance(sid, str):
+            if sid in seen:
+                twice.append(sid)
+                continue
+            seen.add(sid)
         found = call_object_violations(call, response, f"{what}, item {index} of {len(body)}")
-        if found:
-            for v in found:
-                record(v)
-            continue
-        if call["call_sid"] in seen:
-            twice.append(call["call_sid"])
-            continue
-        seen.add(call["call_sid"])
-        valid.append(call)
+        for v in found:
+            record(v)
+        if not found:
+            valid.append(call)
+    valid.named = seen
     if twice:
         record(violation("CALLS-LIST-DISTINCT", "CF107", f"{what}: the list of {len(body)} items names call(s) "
                          f"{', '.join(sorted(set(twice)))} more than once", response))
@@ -297,4 +306,7 @@ def same_number(sent: str, recorded: Any) -> bool:
 
 
 def sids_of(calls: Iterable[dict[str, Any]]) -> set[str]:
+    """The sids a list names (of a `ListedCalls`: every item naming one, well-formed or not)."""
+    if isinstance(calls, ListedCalls):
+        return set(calls.named)
     return {c.get("call_sid") for c in calls if isinstance(c, dict)}

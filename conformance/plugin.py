@@ -345,8 +345,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         return report
     failed_ids = {v.requirement for v in found}
     for v in found:
-        curl = v.exchange.curl() if v.exchange else None
-        run.ledger.failed(v.requirement, verdict.Failure(name, v.code, v.message, curl))
+        curl, observed = (v.exchange.curl(), REDACT(v.exchange.describe())) if v.exchange else (None, None)
+        run.ledger.failed(v.requirement, verdict.Failure(name, v.code, v.message, curl, observed))
     rest = [r for r in requirements if r not in failed_ids]
     unjudged = {r: judged.not_judged[r] for r in rest if r in judged.not_judged}
     for rid, reason in unjudged.items():

@@ -61,9 +61,11 @@ class Failure:
     code: str
     message: str
     reproduce: str | None = None
+    observed: str | None = None  # what was sent and what came back: request line, status, content type, body
 
     def as_dict(self) -> dict[str, Any]:
-        return {"test": self.test, "code": self.code, "message": self.message, "reproduce": self.reproduce}
+        return {"test": self.test, "code": self.code, "message": self.message, "reproduce": self.reproduce,
+                "observed": self.observed}
 
 
 @dataclass

@@ -67,3 +67,12 @@ def test_a_server_error_on_malformed_input_is_a_server_error_too():
         expect_rejected(response(500, {"msg": "boom"}), "CALLS-CREATE-REJECTS-MISTYPED", "create with a long from")
     assert {v.requirement for v in group.value.exceptions} == {"CALLS-CREATE-REJECTS-MISTYPED", "CALLS-NO-SERVER-ERROR"}
     assert "malformed input" in group.value.exceptions[1].message
+
+
+def test_a_call_listed_with_a_malformed_property_is_still_listed():
+    from conformance.checks import sids_of
+    bad = {k: v for k, v in CALL.items() if k != "to"}
+    with judgement() as found:
+        listed = expect_call_list(response(body=[bad]), "list")
+    assert listed == [] and sids_of(listed) == {CALL["call_sid"]}
+    assert [v.requirement for v in found.violations] == ["CALLS-CALL-SCHEMA"]

@@ -22,6 +22,7 @@ from conformance.checks import (
     expect_rejected,
     expect_status,
     same_number,
+    sids_of,
     violation,
 )
 from conformance.client import Response
@@ -99,7 +100,7 @@ class Snapshot:
     def refresh(self) -> tuple[Response, list[dict[str, Any]]]:
         response = self.api.list_calls()
         listed = expect_call_list(response, "list around a rejected create")
-        self.sids = {c["call_sid"] for c in listed}
+        self.sids = sids_of(listed)
         return response, listed
 
     def before(self) -> set[str]:
