@@ -368,9 +368,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     if found:
         word = report_word(found, run)
         text = "\n\n".join(v.render() for v in found)
+        crashed = report.failed and not raised  # an error of the test itself stays a visible failure
+        if crashed:
+            text += f"\n\nthe test then stopped on an error:\n{report.longrepr}"
         report.outcome = "failed"
         report.longrepr = report.conformance_text = text
-        if word != verdict.FAIL:
+        if word != verdict.FAIL and not crashed:
             # Reported as an expected failure: JUnit writes the message as a skip, Allure as skipped.
             report.outcome = "skipped"
             prefix = "WARN SHOULD not met: " if word == verdict.WARN else "ADVICE: "

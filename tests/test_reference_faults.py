@@ -870,3 +870,18 @@ def test_the_documentation_lists_every_fault_and_variant_as_registered() -> None
         assert set(re.findall(r"`(CALLS-[A-Z0-9-]+)`", also)) == set(FAULTS[name].also), name
     variants = set(re.findall(r"^\| `([a-z0-9-]+)` \| [A-Z]", doc, re.M))
     assert variants == set(VARIANTS)
+
+
+def test_lenient_from_variant_accepts_any_non_empty_from_string_and_only_breaks_the_advice() -> None:
+    c = ReferenceClient(variant="lenient-from")
+    for sender in ("1" * 300, "anonymous"):
+        assert c.create(call_body(from_=sender)).status_code == 201
+    assert c.create(call_body(from_="")).status_code == 400
+    assert judge("CALLS-CREATE-REJECTS-MISTYPED", ReferenceClient(variant="lenient-from"))[0] == "broken"
+
+
+def test_each_account_may_name_its_own_application_but_not_the_others() -> None:
+    c = ReferenceClient()
+    assert c.create(call_body(application_sid=ACCOUNT_A.application_sid)).status_code == 201
+    assert c.create(call_body(application_sid=ACCOUNT_B.application_sid)).status_code == 400
+    assert c.create(call_body(application_sid=ACCOUNT_A.application_sid), ACCOUNT_B).status_code == 400
