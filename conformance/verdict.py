@@ -234,7 +234,7 @@ def summary_lines(verdict: dict[str, Any]) -> list[str]:
     c = verdict["counts"]
     lines.append("")
     lines.append(f"{c['passed']} passed, {c['failed']} failed ({len(verdict['warnings'])} SHOULD warnings, "
-                 f"{len(verdict.get('advisories', []))} advisories), "
+                 f"{len(verdict.get('advisories', []))} advice), "
                  f"{c['not-run']} not run, {c['not-selected']} not selected, {c['untestable']} untestable")
     lines.append(verdict_line(verdict))
     return lines
