@@ -305,7 +305,8 @@ def zoo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     REPORT.write_text(text, encoding="utf-8")
     say(f"selftest: {result['faults_caught']}/{result['faults']} faults caught "
         f"({result['faults_reported_under_other_requirements']} also reported under undeclared requirements), "
-        f"{result['strict_should_faults_caught']}/{result['strict_should_faults']} SHOULD faults failed with --strict, "
+        f"{result['strict_should_faults_caught']}/{result['strict_should_faults']} SHOULD and ADVISORY faults judged "
+        f"right with --strict (SHOULD failed, ADVISORY still advice), "
         f"{result['false_verdicts_on_conformant']} false verdicts on {result['conformant_targets']} conformant "
         f"targets, "
         f"{result['wall_seconds']:.0f} s wall time (window {WINDOW:g} s, {EXAMPLES} examples, {WORKERS} at a time); "
