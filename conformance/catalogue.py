@@ -9,8 +9,12 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
-LEVELS = ("MUST", "SHOULD", "MAY")
+#: ADVISORY is the suite's own advice (input hygiene, limits the document never states): reported, never
+#: deciding the verdict or the exit code, not even with --strict.
+LEVELS = ("MUST", "SHOULD", "MAY", "ADVISORY")
 SOURCE_KINDS = ("document", "jambonz", "decision")
+#: What a level rests on. What rests only on how one implementation behaves is no MUST or SHOULD.
+GROUND_KINDS = ("document", "standard", "reasoned", "advice")
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.yaml")
 
 
@@ -28,10 +32,16 @@ class Requirement:
     source_ref: str | None
     testable: bool
     untestable_reason: str | None
+    ground_kind: str = "reasoned"
+    grounds: str = ""
 
     @property
     def is_mandatory(self) -> bool:
         return self.level == "MUST"
+
+    @property
+    def is_advisory(self) -> bool:
+        return self.level == "ADVISORY"
 
 
 class CatalogueError(ValueError):
@@ -50,9 +60,18 @@ def _requirement(entry: Any, position: int) -> Requirement:
             raise CatalogueError(f"entry {position} ({entry.get('id')}): operations is not a list")
         ref = source.get("ref")
         reason = entry.get("untestable_reason")
+        grounds = entry["grounds"]
+        if not isinstance(grounds, dict) or grounds.get("kind") not in GROUND_KINDS or not grounds.get("why"):
+            raise CatalogueError(f"entry {position} ({entry.get('id')}): grounds needs a kind "
+                                 f"({', '.join(GROUND_KINDS)}) and a why")
+        level = str(entry["level"])
+        if level not in LEVELS:
+            raise CatalogueError(f"entry {position} ({entry.get('id')}): unknown level {level!r}")
+        if (level == "ADVISORY") != (grounds["kind"] == "advice"):
+            raise CatalogueError(f"entry {position} ({entry.get('id')}): advice grounds an ADVISORY level, and only it")
         return Requirement(
             id=str(entry["id"]),
-            level=str(entry["level"]),
+            level=level,
             area=str(entry["area"]),
             operations=tuple(str(operation) for operation in operations),
             title=str(entry["title"]),
@@ -61,6 +80,8 @@ def _requirement(entry: Any, position: int) -> Requirement:
             source_ref=None if ref is None else str(ref),
             testable=bool(entry.get("testable", True)),
             untestable_reason=None if reason is None else str(reason).strip(),
+            ground_kind=str(grounds["kind"]),
+            grounds=" ".join(str(grounds["why"]).split()),
         )
     except KeyError as missing:
         raise CatalogueError(f"entry {position} ({entry.get('id')}): missing {missing}") from None

@@ -76,6 +76,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("to-number", "CALLS_API_TO_NUMBER", "The only number the suite ever dials.", metavar="NUMBER"),
     Option("application-sid", "CALLS_API_APPLICATION_SID", "Application that handles the calls the suite creates.", metavar="SID"),
     Option("payload-template", "CALLS_API_PAYLOAD_TEMPLATE", "JSON file of extra create-call fields (e.g. call_hook); from, to and tag are always set by the suite.", metavar="PATH"),
+    Option("other-application-sid", "CALLS_API_OTHER_APPLICATION_SID", "Application of the second account: its calls are created with it, and a create naming it in the tested account must be refused.", metavar="SID"),
+    Option("other-payload-template", "CALLS_API_OTHER_PAYLOAD_TEMPLATE", "JSON file of extra create-call fields for the second account's calls (like --payload-template).", metavar="PATH"),
     Option("max-calls", "CALLS_API_MAX_CALLS", "Most calls the run may create on the target.", int, 10, metavar="N"),
     Option("examples", "CALLS_API_EXAMPLES", "Property-test examples per operation and generation mode.", int, 25, metavar="N"),
     Option("seed", "CALLS_API_SEED", "Seed of the property tests (fixed by default so that runs are reproducible).", int, 20261126, metavar="N"),
@@ -90,6 +92,25 @@ OPTIONS: tuple[Option, ...] = (
     Option("reports-dir", "CALLS_API_REPORTS_DIR", "Directory of every report artifact.", str, "reports", metavar="DIR"),
 )
 OPTIONS_BY_DEST = {option.dest: option for option in OPTIONS}
+
+
+def _either(words: list[str], joiner: str = " or ") -> str:
+    return joiner.join(words)
+
+
+def ways_to_give(*needs: str | tuple[str, ...]) -> str:
+    """How to give what is missing, every way: each need is an option name, or a tuple of alternatives.
+    E.g. ways_to_give("other-account-sid", ("other-token", "other-token-file")) ->
+    'pass --other-account-sid and --other-token or --other-token-file (env CALLS_API_OTHER_ACCOUNT_SID and
+    CALLS_API_OTHER_TOKEN or CALLS_API_OTHER_TOKEN_FILE; profile keys other-account-sid and other-token or
+    other-token-file)'."""
+    groups = [(need,) if isinstance(need, str) else need for need in needs]
+    options = [[OPTIONS_BY_DEST[name.replace("-", "_")] for name in group] for group in groups]
+    flags = " and ".join(_either([f"--{o.name}" for o in group]) for group in options)
+    envs = " and ".join(_either([o.env for o in group]) for group in options)
+    keys = " and ".join(_either([o.name for o in group]) for group in options)
+    noun = "profile key" if len(options) == 1 and len(options[0]) == 1 else "profile keys"
+    return f"pass {flags} (env {envs}; {noun} {keys})"
 
 
 @dataclass(frozen=True)
@@ -110,6 +131,8 @@ class TargetConfig:
     to_number: str | None = None
     application_sid: str | None = None
     extra_payload: Mapping[str, Any] = field(default_factory=dict)
+    other_application_sid: str | None = None
+    other_extra_payload: Mapping[str, Any] = field(default_factory=dict)
     max_calls: int = 10
     examples: int = 25
     seed: int = 20261126
@@ -132,11 +155,14 @@ class TargetConfig:
     def secrets(self) -> tuple[str, ...]:
         return tuple(s for s in (self.token, self.other_token) if s)
 
-    def create_payload(self) -> dict[str, Any]:
-        """The body of every call the suite creates: the template, then the configured numbers and the run tag."""
-        body: dict[str, Any] = json.loads(json.dumps(dict(self.extra_payload)))
-        if self.application_sid:
-            body["application_sid"] = self.application_sid
+    def create_payload(self, other_account: bool = False) -> dict[str, Any]:
+        """The body of every call the suite creates: the template, then the configured numbers and the run tag.
+        With `other_account`, the second account's template and application instead of this account's."""
+        template = self.other_extra_payload if other_account else self.extra_payload
+        application = self.other_application_sid if other_account else self.application_sid
+        body: dict[str, Any] = json.loads(json.dumps(dict(template)))
+        if application:
+            body["application_sid"] = application
         body["from"] = self.from_number
         body["to"] = {"type": "phone", "number": self.to_number}
         tag = dict(body.get("tag") or {})
@@ -169,11 +195,14 @@ class TargetConfig:
             "run_id": self.run_id,
         }
 
-    def with_embedded_target(self, base_url: str, accounts: list[tuple[str, str]]) -> "TargetConfig":
+    def with_embedded_target(self, base_url: str, accounts: list[tuple[str, str]],
+                             applications: tuple[str | None, str | None] = (None, None)) -> "TargetConfig":
         (sid, token), (other_sid, other_token) = accounts[0], accounts[1]
         return dataclasses.replace(
             self, base_url=base_url, account_sid=sid, token=token,
             other_account_sid=other_sid, other_token=other_token, embedded=True,
+            application_sid=self.application_sid or applications[0],
+            other_application_sid=self.other_application_sid or applications[1],
         )
 
 
@@ -202,6 +231,18 @@ def _read_profile(reference: str) -> dict[str, Any]:
             raise ConfigError(f"profile {path}: unknown setting {key!r}")
         values[dest] = value
     return values
+
+
+def _payload_template(path: str | None, option: str) -> dict[str, Any]:
+    if not path:
+        return {}
+    try:
+        payload = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"--{option} {path}: {error}") from None
+    if not isinstance(payload, dict):
+        raise ConfigError(f"--{option} {path}: must hold a JSON object")
+    return payload
 
 
 def _read_secret_file(path: str, what: str) -> str:
@@ -249,14 +290,8 @@ def _build(v: dict[str, Any], window_given: bool = False) -> TargetConfig:
             raise ConfigError(f"--{name.replace('_', '-')} must be greater than 0")
     if v["max_calls"] < 0 or v["examples"] < 1 or v["rate_limit"] < 0:
         raise ConfigError("--max-calls must be >= 0, --examples >= 1 and --rate-limit >= 0")
-    extra_payload: dict[str, Any] = {}
-    if v["payload_template"]:
-        try:
-            extra_payload = json.loads(Path(v["payload_template"]).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise ConfigError(f"--payload-template {v['payload_template']}: {error}") from None
-        if not isinstance(extra_payload, dict):
-            raise ConfigError(f"--payload-template {v['payload_template']}: must hold a JSON object")
+    extra_payload = _payload_template(v["payload_template"], "payload-template")
+    other_extra_payload = _payload_template(v["other_payload_template"], "other-payload-template")
     verify: bool | str = not v["insecure"]
     if v["ca_bundle"]:
         if not Path(v["ca_bundle"]).is_file():
@@ -269,6 +304,7 @@ def _build(v: dict[str, Any], window_given: bool = False) -> TargetConfig:
     run_budget = v["run_budget"] or default_run_budget(window, grace, v["call_timeout"], v["request_timeout"])
     common = dict(run_budget=run_budget, max_body_bytes=v["max_body_bytes"],
         call_timeout=v["call_timeout"], settle=v["settle"], extra_payload=extra_payload, examples=v["examples"], seed=v["seed"],
+        other_extra_payload=other_extra_payload, other_application_sid=v["other_application_sid"],
         request_timeout=v["request_timeout"], rate_limit=v["rate_limit"], verify=verify, strict=v["strict"],
         accept_incomplete=v["accept_incomplete"], reports_dir=Path(v["reports_dir"]),
     )
@@ -286,7 +322,7 @@ def _build(v: dict[str, Any], window_given: bool = False) -> TargetConfig:
         raise ConfigError(f"--base-url {base_url!r}: expected an http:// or https:// URL")
     if not v["account_sid"] or not token:
         raise ConfigError("an external target needs --account-sid and a token (--token-file or CALLS_API_TOKEN)")
-    for name in ("account_sid", "other_account_sid", "application_sid"):
+    for name in ("account_sid", "other_account_sid", "application_sid", "other_application_sid"):
         if v[name] and not UUID_RE.match(v[name]):
             raise ConfigError(f"--{name.replace('_', '-')} {v[name]!r} is not a UUID")
     if bool(v["other_account_sid"]) != bool(other_token):

@@ -15,7 +15,7 @@ import pytest
 from conformance import config as configuration
 from conformance import report as reporting
 from conformance import spec, verdict
-from conformance.checks import RequirementViolation
+from conformance.checks import Judgement, RequirementViolation, judgement, violations_in
 from conformance.client import (REDACT, ApiClient, ExchangeLog, RateLimited, RateLimiter, TargetFailed, TargetSession,
                                TargetUnavailable, cut_words)
 from conformance.config import ConfigError, TargetConfig
@@ -69,7 +69,8 @@ class CallBudget:
     def skip_reason(self) -> str | None:
         cfg = self.run.config
         if not cfg.allow_create:
-            return "creating calls is disabled on an external target: pass --allow-create with --from-number and --to-number"
+            return ("creating calls is disabled on an external target: "
+                    + configuration.ways_to_give("allow-create", "from-number", "to-number"))
         if self.attempts >= cfg.max_calls:
             return f"the run's call budget is spent (--max-calls {cfg.max_calls})"
         return None
@@ -81,8 +82,8 @@ class CallBudget:
             pytest.skip(reason)
         self.attempts += 1
 
-    def payload(self, **overrides: Any) -> dict[str, Any]:
-        body = self.run.config.create_payload()
+    def payload(self, other_account: bool = False, **overrides: Any) -> dict[str, Any]:
+        body = self.run.config.create_payload(other_account)
         body.update(overrides)
         return body
 
@@ -93,8 +94,10 @@ class CallBudget:
     def create(self, client: ApiClient | None = None, **overrides: Any):
         """POST a create with the configured payload; returns the response (the caller checks it)."""
         self.reserve()
-        body = self.payload(**overrides)
-        response = (client or self.run.api).create_call(body)
+        client = client or self.run.api
+        body = self.payload(client.account_sid == self.run.config.other_account_sid != self.run.config.account_sid,
+                            **overrides)
+        response = client.create_call(body)
         if 200 <= response.status < 300:
             try:
                 self.remember(response.json().get("sid"), body)
@@ -151,7 +154,8 @@ def _start_embedded_reference(cfg: TargetConfig) -> tuple[Any, TargetConfig]:
 
     reference = start_reference(ReferenceSettings.fast(window=cfg.window))
     accounts = [(a.sid, a.token) for a in reference.accounts]
-    return reference, cfg.with_embedded_target(reference.base_url, accounts)
+    applications = (reference.accounts[0].application_sid, reference.accounts[1].application_sid)
+    return reference, cfg.with_embedded_target(reference.base_url, accounts, applications)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -299,17 +303,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         run.visibility = start_watch(run)
 
 
-def _violations(error: BaseException | None) -> list[RequirementViolation]:
-    if error is None:
-        return []
-    if isinstance(error, RequirementViolation):
-        return [error]
-    if isinstance(error, BaseExceptionGroup):
-        found = []
-        for inner in error.exceptions:
-            found.extend(_violations(inner))
-        return found
-    return _violations(error.__cause__) if isinstance(error.__cause__, BaseException) else []
+_JUDGEMENTS = pytest.StashKey[dict[str, Judgement]]()
 
 
 def _transport_error(error: BaseException | None) -> TargetUnavailable | None:
@@ -322,20 +316,26 @@ def _transport_error(error: BaseException | None) -> TargetUnavailable | None:
 
 
 def _attaching_failures(item: pytest.Item, start: bool) -> Iterator[Any]:
-    """Run a test phase; when it raises, attach its exchanges and curl reproductions to the report."""
+    """Run a test phase, recording the violations its checks charge without stopping (checks.record); when
+    it raises or recorded any, attach its exchanges and curl reproductions to the report."""
     if _RUN_KEY not in item.config.stash:
         return (yield)
     log = current_run(item.config).log
     if start:
         log.drain()  # what came before this test belongs to no one
-    try:
-        return (yield)
-    except BaseException as error:
-        found = _violations(error)
-        reporting.attach_failure(found, log.drain())
-        if not found and isinstance(error, Exception):
-            reporting.attach_traceback(error)  # the details of an error that is no requirement failure
-        raise
+    with judgement() as judged:
+        item.stash.setdefault(_JUDGEMENTS, {})["setup" if start else "call"] = judged
+        try:
+            result = yield
+        except BaseException as error:
+            raised = violations_in(error)
+            reporting.attach_failure(judged.violations + raised, log.drain())
+            if not raised and isinstance(error, Exception):
+                reporting.attach_traceback(error)  # the details of an error that is no requirement failure
+            raise
+        if judged.violations:
+            reporting.attach_failure(judged.violations, log.drain())
+        return result
 
 
 @pytest.hookimpl(wrapper=True)
@@ -363,8 +363,42 @@ def _redact_report(report: pytest.TestReport) -> None:
     report.sections = [(name, REDACT(content)) for name, content in report.sections]
 
 
+def _in_catalogue_order(found: list[RequirementViolation], catalogue: dict[str, Any]) -> list[RequirementViolation]:
+    """One violation per requirement and message, in catalogue order: the same account on every run."""
+    order = {rid: index for index, rid in enumerate(catalogue)}
+    unique = {(v.requirement, v.code, v.message): v for v in reversed(found)}
+    return sorted(unique.values(), key=lambda v: (order.get(v.requirement, len(order)), v.code, v.message))
+
+
+def report_word(found: list[RequirementViolation], run: Run) -> str:
+    """The one word for a test whose checks found `found` (non-empty): FAIL if any decides the verdict,
+    else WARN (SHOULD or MAY, not strict), else ADVICE. The one place a test's outcome is decided."""
+    words = {verdict.failure_word(run.ledger.catalogue[v.requirement].level, run.config.strict) for v in found}
+    for word in (verdict.FAIL, verdict.WARN, verdict.ADVICE):
+        if word in words:
+            return word
+    return verdict.FAIL
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+def _error_reason(error: BaseException | None, when: str) -> str:
+    """One line for an error that is no requirement failure (redacted, cut at a word)."""
+    kind = type(error).__name__ if error is not None else "error"
+    detail = str(error).splitlines()[0] if error is not None and str(error) else kind
+    if isinstance(error, (TargetUnavailable, RateLimited)):
+        return cut_words(REDACT(f"{kind}: {detail}"), 300)
+    return cut_words(REDACT(f"{when} error, {kind}: {detail}"), 300)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[Any]:
+    """Charge each violation to the requirement it breaks; judge the test's other requirements on the rest
+    of its evidence: passed when the test went through, NOT RUN (with the real reason) when it could not
+    judge them."""
     report = yield
     if _RUN_KEY not in item.config.stash:
         return report
@@ -372,44 +406,86 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     run = current_run(item.config)
     requirements = _requirements_of(item)
     name = item.nodeid
-    if report.when == "call" and report.passed:
-        run.ledger.passed(name, requirements)
-    elif report.skipped and not hasattr(report, "wasxfail"):
-        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-        run.ledger.not_run(name, requirements, reason.removeprefix("Skipped: "))
-    elif report.failed:
-        error = call.excinfo.value if call.excinfo else None
-        found = _violations(error)
-        if not found:
-            error = _transport_error(error) or error  # a failed exchange, also inside a group
-            kind = type(error).__name__ if error is not None else "error"
-            detail = str(error).splitlines()[0] if error is not None and str(error) else kind
-            if isinstance(error, (TargetUnavailable, RateLimited)):
-                reason = f"{kind}: {detail}"
-            else:
-                reason = f"{report.when} error, {kind}: {detail}"
-            reason = cut_words(REDACT(reason), 300)
-            run.ledger.not_run(name, requirements, reason)
-            # One line in the terminal; the traceback is in the report's attachments.
-            report.longrepr = f"NOT RUN: {reason}"
-            if isinstance(error, TargetUnavailable):
-                # The target failed the exchange: the test is not run (a skip), and says why.
-                run.target_errors += 1
-                report.outcome = "skipped"
-                report.longrepr = (str(item.path), (item.location[1] or 0) + 1, f"NOT RUN: {reason}")
-            return report
-        for v in found:
-            curl = v.exchange.curl() if v.exchange else None
-            run.ledger.failed(v.requirement, verdict.Failure(name, v.code, v.message, curl))
-        failed_ids = {v.requirement for v in found}
-        run.ledger.not_run(name, [r for r in requirements if r not in failed_ids],
-                           f"not judged: the test stopped at {', '.join(sorted(failed_ids))}")
-        levels = {run.ledger.catalogue[v.requirement].level for v in found}
-        if "MUST" not in levels and not run.config.strict:
-            # Only SHOULD requirements broke: a warning, reported as an expected failure.
+    phases = item.stash.get(_JUDGEMENTS, {})
+    if report.when == "setup" and report.passed:
+        return report  # what the fixtures recorded is judged with the test's call
+    judged = phases.get(report.when) or Judgement()
+    if report.when == "call" and "setup" in phases:
+        setup = phases["setup"]
+        judged = Judgement(setup.violations + judged.violations, {**setup.not_judged, **judged.not_judged})
+    error = call.excinfo.value if call.excinfo else None
+    raised = violations_in(error) if report.failed else []
+    found = _in_catalogue_order(judged.violations + raised, run.ledger.catalogue)
+    if report.failed and error is not None and not raised and not judged.violations:
+        error = _transport_error(error) or error  # a failed exchange, also inside a group
+        reason = _error_reason(error, report.when)
+        run.ledger.not_run(name, requirements, reason)  # broken, not failed
+        # One line in the terminal; the traceback is in the report's attachments.
+        report.longrepr = f"NOT RUN: {reason}"
+        if isinstance(error, TargetUnavailable):
+            # The target failed the exchange: the test is not run (a skip), and says why.
+            run.target_errors += 1
             report.outcome = "skipped"
-            report.wasxfail = "SHOULD not met: " + "; ".join(f"{v.requirement} [{v.code}] {v.message}" for v in found)
+            report.longrepr = (str(item.path), (item.location[1] or 0) + 1, f"NOT RUN: {reason}")
+        return report
+    if report.when != "call" and not found:
+        if report.skipped:
+            run.ledger.not_run(name, requirements, _skip_reason(report))
+        return report
+    failed_ids = {v.requirement for v in found}
+    for v in found:
+        curl, observed = (v.exchange.curl(), REDACT(v.exchange.describe())) if v.exchange else (None, None)
+        run.ledger.failed(v.requirement, verdict.Failure(name, v.code, v.message, curl, observed))
+    rest = [r for r in requirements if r not in failed_ids]
+    unjudged = {r: judged.not_judged[r] for r in rest if r in judged.not_judged}
+    for rid, reason in unjudged.items():
+        run.ledger.not_run(name, [rid], reason)
+    rest = [r for r in rest if r not in unjudged]
+    if report.skipped and not found:
+        run.ledger.not_run(name, rest, _skip_reason(report))
+        return report
+    if report.skipped:
+        run.ledger.not_run(name, rest, _skip_reason(report))
+    elif raised:
+        # The test stopped at a violation: what it had not reached yet was not judged.
+        stopped = ", ".join(sorted({v.requirement for v in raised}))
+        run.ledger.not_run(name, rest, f"not judged: the test stopped at {stopped}")
+    elif report.failed:
+        run.ledger.not_run(name, rest, _error_reason(_transport_error(error) or error, report.when))
+    else:
+        run.ledger.passed(name, rest)
+    if found:
+        word = report_word(found, run)
+        text = "\n\n".join(v.render() for v in found)
+        crashed = report.failed and not raised  # an error of the test itself stays a visible failure
+        if crashed:
+            text += f"\n\nthe test then stopped on an error:\n{report.longrepr}"
+        report.outcome = "failed"
+        report.longrepr = report.conformance_text = text
+        if word != verdict.FAIL and not crashed:
+            # Reported as an expected failure: JUnit writes the message as a skip, Allure as skipped.
+            report.outcome = "skipped"
+            prefix = "WARN SHOULD not met: " if word == verdict.WARN else "ADVICE: "
+            report.wasxfail = prefix + "; ".join(f"{v.requirement} [{v.code}] {v.message}" for v in found)
+        report.conformance_word = word
     return report
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_exception_interact(node: Any, call: pytest.CallInfo, report: pytest.TestReport) -> None:
+    """Keep the account of every violation in the failure block (other plugins reformat exception groups)."""
+    text = getattr(report, "conformance_text", None)
+    if text is not None:
+        report.longrepr = text
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
+    """The progress letter and word of a test whose requirements only warn or advise: W/WARN, A/ADVICE."""
+    word = getattr(report, "conformance_word", None)
+    if word in (verdict.WARN, verdict.ADVICE):
+        return word.lower(), word[0], word
+    return None
 
 
 # --- fixtures ------------------------------------------------------------------------------------
@@ -433,7 +509,8 @@ def api(run: Run) -> ApiClient:
 @pytest.fixture(scope="session")
 def other_api(run: Run) -> ApiClient:
     if run.other_api is None:
-        pytest.skip("no second account configured: pass --other-account-sid and --other-token-file")
+        pytest.skip("no second account configured: "
+                    + configuration.ways_to_give("other-account-sid", ("other-token", "other-token-file")))
     return run.other_api
 
 

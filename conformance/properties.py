@@ -300,11 +300,7 @@ def _path_sent_invalid(case: Any, run: "Run") -> bool:
 def _requirement_for(failure: Failure, case: Any, operation_id: str, run: "Run") -> str:
     code = failure.code
     path_invalid = _path_sent_invalid(case, run)
-    mistyped_body = operation_id == "createCall" and _negative_in_body(case) and not path_invalid \
-        and invalid_create_requirement(case.body) == "CALLS-CREATE-REJECTS-MISTYPED"
-    if code in ("ST101", "ST102") and mistyped_body:
-        return "CALLS-CREATE-REJECTS-MISTYPED"  # input the document does not call invalid (D-30)
-    if code in _BY_CODE:
+    if code in _BY_CODE:  # a 5xx is a server error whatever the input (D-13)
         return _BY_CODE[code]
     by_op = _BY_OPERATION.get(operation_id, {})
     if code == "ST201":
@@ -327,20 +323,46 @@ def _requirement_for(failure: Failure, case: Any, operation_id: str, run: "Run")
     return by_op.get("body", "CALLS-CONTRACT-STATUS")
 
 
+def _answered(exchange: Any) -> str:
+    """What came back, in a few words: status, content type and the start of the body."""
+    if exchange is None:
+        return "no answer recorded"
+    body = " ".join(exchange.response_body.split())
+    excerpt = body if len(body) <= 120 else body[:120] + "..."
+    ctype = exchange.response_headers.get("content-type", "(none)")
+    return f"answered {exchange.status} [{ctype}] {excerpt!r}"
+
+
+def _sent(case: Any) -> str:
+    """What was sent: the generated input as the contract sees it (valid, or invalid in which part)."""
+    invalid = [where for where in ("path", "query", "header", "body") if _negative_in(case, where)]
+    return "invalid " + " and ".join(invalid) if invalid else "a valid request"
+
+
 def as_violations(group: FailureGroup, case: Any, run: "Run") -> ExceptionGroup:
-    """Schemathesis failures as requirement violations, with the exchange that showed them."""
+    """Schemathesis failures as requirement violations, with the exchange that showed them: one per
+    requirement, in catalogue order, each saying what was sent and what came back."""
     operation_id = case.operation.definition.raw.get("operationId", "")
     exchange = run.log.last_in_thread()
-    violations = []
+    by_requirement: dict[str, list[Any]] = {}
     for failure in group.exceptions:
-        text = f"{failure.title}: {failure.message}".strip().replace("\n\n", "\n")
-        if "maximum recursion depth exceeded" in text:
-            text = f"not valid JSON for this API: nested deeper than {MAX_JSON_DEPTH} levels"
-        text = REDACT.cut(text, 4000)  # whole messages, redacted before any cut (Schemathesis cuts none, see below)
-        violations.append(RequirementViolation(_requirement_for(failure, case, operation_id, run), failure.code,
-                                               f"{case.operation.label}: {text}", exchange))
+        by_requirement.setdefault(_requirement_for(failure, case, operation_id, run), []).append(failure)
+    order = {rid: index for index, rid in enumerate(run.ledger.catalogue)}
+    violations = []
+    for requirement in sorted(by_requirement, key=lambda rid: order.get(rid, len(order))):
+        failures = by_requirement[requirement]
+        texts = []
+        for f in failures:
+            text = " ".join(f"{f.title}: {f.message}".split()).rstrip(":")
+            if "maximum recursion depth exceeded" in text:
+                text = f"not valid JSON for this API: nested deeper than {MAX_JSON_DEPTH} levels"
+            texts.append(text)
+        # Whole messages, redacted before any cut (Schemathesis cuts none).
+        message = REDACT.cut(f"{case.operation.label} with {_sent(case)}: {'; '.join(texts)} ({_answered(exchange)})",
+                             4000)
+        violations.append(RequirementViolation(requirement, failures[0].code, message, exchange))
     first = violations[0].render().splitlines()[0]
-    more = f" (+{len(violations) - 1} more)" if len(violations) > 1 else ""
+    more = f" (+{len(violations) - 1} more, below)" if len(violations) > 1 else ""
     return ExceptionGroup(f"{first}{more}", violations)
 
 

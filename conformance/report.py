@@ -33,6 +33,7 @@ import allure_commons
 import pytest
 
 from conformance.client import REDACT
+from conformance.verdict import ADVICE, OUTCOME_WORDS, WARN
 
 REPORT_NAME = "Calls API conformance"
 ALLURE_VERSION = "3.18.0"  # the npm package `allure` pinned in package.json
@@ -49,13 +50,15 @@ AREAS = {
     "window": "Retention window", "lifecycle": "Call lifecycle", "auth": "Authentication",
     "isolation": "Account isolation", "input": "Input validation", "shape": "Response shape",
 }
-SEVERITIES = {"MUST": "critical", "SHOULD": "normal", "MAY": "minor"}
+SEVERITIES = {"MUST": "critical", "SHOULD": "normal", "MAY": "minor", "ADVISORY": "trivial"}
 
 # --- categories ----------------------------------------------------------------------------------
 # Every failure message starts with `CALLS-...-ID [CODE]`, after the exception's type as Allure writes
 # it ("conformance.checks.RequirementViolation: CALLS-DELETE-204 [CF101] ..."). Several violations at
 # once (an exception group) show in the traceback instead, so each kind is matched in either. A SHOULD
-# failure is reported as skipped with "XFAIL SHOULD not met: ...". The kinds are disjoint: Allure 3
+# failure (not strict) is reported as skipped with "XFAIL WARN SHOULD not met: ...", a failed piece of the
+# suite's advice (ADVISORY) as skipped with "XFAIL ADVICE: ...": the words of the terminal summary and
+# verdict.json (verdict.OUTCOME_WORDS). The kinds are disjoint: Allure 3
 # takes the first category that matches, Allure 2 every one, and a single violation gets one either way.
 _START = r"^(?:[\w.]+: )?"
 _IN_TRACE = r"[\s\S]*RequirementViolation: "
@@ -81,7 +84,9 @@ CATEGORIES: list[dict[str, Any]] = [
                  rf"CALLS-(?!{_AUTH_IDS} \[|{_TIMING_IDS} \[|NO-SERVER-ERROR \[)[A-Z0-9-]+ \[{_OTHER_CODE}\]"),
     {"name": "Target unreachable or rate-limiting", "matchedStatuses": FAILED + ["skipped"],
      "messageRegex": rf"^(?:(?:[\w.]+\.)?(?:TargetUnavailable|RateLimited|TargetFailed)|(?:Skipped: )?TARGET FAILED): {_REST}"},
-    {"name": "SHOULD warning", "matchedStatuses": ["skipped"], "messageRegex": rf"^XFAIL SHOULD not met: {_REST}"},
+    {"name": "WARN: SHOULD not met", "matchedStatuses": ["skipped"], "messageRegex": rf"^XFAIL WARN SHOULD not met: {_REST}"},
+    {"name": "ADVICE: the suite's advice not followed", "matchedStatuses": ["skipped"],
+     "messageRegex": rf"^XFAIL ADVICE: {_REST}"},
 ]
 
 
@@ -213,6 +218,7 @@ def environment_properties(summary: dict[str, Any], verdict: dict[str, Any], scr
         "exit_code": verdict.get("exit_code"),
         "failed_requirements": ", ".join(verdict.get("failed_requirements", [])) or "(none)",
         "should_warnings": ", ".join(verdict.get("warnings", [])) or "(none)",
+        "advisories": ", ".join(verdict.get("advisories", [])) or "(none)",
         "requirements": ", ".join(f"{n} {status}" for status, n in counts.items()),
         "suite_version": verdict.get("suite_version"),
         "spec_version": verdict.get("spec_version"),
@@ -240,20 +246,26 @@ def executor(environ: dict[str, str] | os._Environ) -> dict[str, Any] | None:
     return None
 
 
+#: The words of the terminal summary (verdict.OUTCOME_WORDS), for the requirement page's status column.
+_WORDS = {**OUTCOME_WORDS, "warning": WARN, "advice": ADVICE}
+
+
 def requirements_page(verdict: dict[str, Any], scrub: Any = str) -> str:
     """The requirement list with this run's status of each, one anchor per requirement id."""
     e = html.escape
     rows = []
     for row in verdict.get("requirements", []):
-        status = "warning" if row["id"] in verdict.get("warnings", []) else row["status"]
+        status = "warning" if row["id"] in verdict.get("warnings", []) else \
+            "advice" if row["id"] in verdict.get("advisories", []) else row["status"]
         notes = [f"[{f['code']}] {f['message'].splitlines()[0] if f['message'] else ''} ({f['test']})"
                  for f in row.get("failures", [])] or row.get("reasons", [])
         rows.append(f'<tr id="{e(row["id"])}" class="{e(status)}"><td><a href="#{e(row["id"])}">{e(row["id"])}</a></td>'
                     f'<td>{e(row["level"])}</td><td>{e(AREAS.get(row["area"], row["area"]))}</td>'
-                    f'<td>{e(status)}</td><td>{e(row["title"])}</td>'
+                    f'<td>{e(_WORDS.get(status, status))}</td><td>{e(row["title"])}</td>'
                     f'<td>{"<br>".join(e(scrub(n)) for n in notes)}</td></tr>')
     style = ("body{font-family:sans-serif;margin:2em}td,th{border-bottom:1px solid #ddd;padding:4px 8px;"
              "text-align:left;vertical-align:top}.failed{background:#fde8e8}.warning{background:#fff6d6}"
+             ".advice{background:#eef3fb}"
              ".passed{background:#e9f7ec}:target{outline:3px solid #36c}")
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{REPORT_NAME}: requirements</title>'
             f"<style>{style}</style></head><body><h1>{REPORT_NAME}: requirements</h1>"

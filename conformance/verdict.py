@@ -10,6 +10,11 @@ Overall answer:
   CONFORMANT      every selected testable requirement passed (SHOULD failures are listed as warnings)
   TARGET FAILED   the target failed the run (preflight, circuit breaker, run budget) and no MUST failed;
                   `target_failure` says how. Never CONFORMANT, never exit 0.
+
+A failed ADVISORY requirement (the suite's own advice) is listed among the advisories and never changes
+the answer, not even with --strict.
+
+One word per outcome, the same from the pytest progress line to the Allure report (`OUTCOME_WORDS`).
 """
 
 from __future__ import annotations
@@ -41,6 +46,20 @@ EXIT_TARGET_FAILED = 8  # the target stopped answering during the run, or the ru
 
 VERDICT_SCHEMA_VERSION = 2
 
+PASS, FAIL, WARN, ADVICE, NOT_RUN = "PASS", "FAIL", "WARN", "ADVICE", "NOT RUN"
+#: The word of each requirement status in every report.
+OUTCOME_WORDS = {"passed": PASS, "failed": FAIL, "not-run": NOT_RUN, "not-selected": "NOT SELECTED",
+                 "untestable": "UNTESTABLE"}
+
+
+def failure_word(level: str, strict: bool) -> str:
+    """The word of a failed requirement of `level`: FAIL when it decides the verdict, else WARN or ADVICE."""
+    if level == "ADVISORY":
+        return ADVICE
+    if level == "MUST" or strict:
+        return FAIL
+    return WARN
+
 
 @dataclass
 class Failure:
@@ -48,9 +67,11 @@ class Failure:
     code: str
     message: str
     reproduce: str | None = None
+    observed: str | None = None  # what was sent and what came back: request line, status, content type, body
 
     def as_dict(self) -> dict[str, Any]:
-        return {"test": self.test, "code": self.code, "message": self.message, "reproduce": self.reproduce}
+        return {"test": self.test, "code": self.code, "message": self.message, "reproduce": self.reproduce,
+                "observed": self.observed}
 
 
 @dataclass
@@ -119,7 +140,7 @@ def decide(ledger: Ledger, strict: bool) -> tuple[str, list[dict[str, Any]]]:
         ev = ledger.evidence[rid]
         status = requirement_status(req, ev)
         if status == "failed":
-            if req.level == "MUST" or strict:
+            if failure_word(req.level, strict) == FAIL:
                 must_failed = True
             else:
                 should_failed = True
@@ -165,7 +186,11 @@ def build_verdict(ledger: Ledger, *, strict: bool, accept_incomplete: bool, targ
     counts = {s: 0 for s in ("passed", "failed", "not-run", "not-selected", "untestable")}
     for row in rows:
         counts[row["status"]] += 1
-    warnings = [r["id"] for r in rows if r["status"] == "failed" and r["level"] != "MUST" and not strict]
+    failed = [r for r in rows if r["status"] == "failed"]
+    warnings = [r["id"] for r in failed if failure_word(r["level"], strict) == WARN]
+    advisories = [r["id"] for r in failed if failure_word(r["level"], strict) == ADVICE]
+    testable = [r for r in rows if r["status"] != "untestable"]
+    coverage = {"selected": sum(1 for r in testable if r["status"] != "not-selected"), "total": len(testable)}
     return {
         "schema_version": VERDICT_SCHEMA_VERSION,
         "verdict": answer,
@@ -179,7 +204,9 @@ def build_verdict(ledger: Ledger, *, strict: bool, accept_incomplete: bool, targ
         "duration_seconds": round(time.time() - started, 2),
         "counts": counts,
         "warnings": warnings,
-        "failed_requirements": [r["id"] for r in rows if r["status"] == "failed" and r["id"] not in warnings],
+        "advisories": advisories,
+        "failed_requirements": [r["id"] for r in failed if failure_word(r["level"], strict) == FAIL],
+        "coverage": coverage,
         "stats": stats,
         "requirements": rows,
     }
@@ -192,29 +219,38 @@ def write_verdict(verdict: dict[str, Any], reports_dir: Path) -> Path:
     return path
 
 
-_MARK = {"passed": "PASS", "failed": "FAIL", "not-run": "NOT RUN", "not-selected": "NOT SELECTED", "untestable": "UNTESTABLE"}
+def verdict_line(verdict: dict[str, Any]) -> str:
+    """`VERDICT: ...`, saying what it covers when not every requirement was selected."""
+    coverage = verdict.get("coverage") or {}
+    covers = ""
+    if coverage and coverage.get("selected", 0) < coverage.get("total", 0):
+        covers = f" on the {coverage['selected']} of {coverage['total']} requirements selected"
+    return f"VERDICT: {verdict['verdict']}{covers} (exit code {verdict['exit_code']})"
 
 
 def summary_lines(verdict: dict[str, Any]) -> list[str]:
     """The terminal summary: one line per requirement, then the answer."""
     lines = []
     for row in verdict["requirements"]:
-        mark = _MARK[row["status"]]
-        if row["status"] == "failed" and row["id"] in verdict["warnings"]:
-            mark = "WARN"
+        mark = OUTCOME_WORDS[row["status"]]
+        if row["status"] == "failed":
+            mark = failure_word(row["level"], verdict.get("strict", False))
         why = ""
         if row["failures"]:
             first = row["failures"][0]
             why = f"  {first['test']}: [{first['code']}] {first['message'].splitlines()[0]}"
+            if len(row["failures"]) > 1:
+                why += f" (+{len(row['failures']) - 1} more in verdict.json)"
         elif row["status"] in ("not-run", "not-selected"):
             why = "  " + cut_words("; ".join(row["reasons"]), 160)
-        lines.append(f"{mark:<12} {row['level']:<6} {row['id']}{why}")
+        lines.append(f"{mark:<12} {row['level']:<8} {row['id']}{why}")
     c = verdict["counts"]
     lines.append("")
-    lines.append(f"{c['passed']} passed, {c['failed']} failed ({len(verdict['warnings'])} SHOULD warnings), "
+    lines.append(f"{c['passed']} passed, {c['failed']} failed ({len(verdict['warnings'])} SHOULD warnings, "
+                 f"{len(verdict.get('advisories', []))} advice), "
                  f"{c['not-run']} not run, {c['not-selected']} not selected, {c['untestable']} untestable")
     failure = verdict.get("target_failure")
     if failure:
         lines.append(f"TARGET FAILED ({failure['stage']}, {failure['kind']}): {failure['message']}")
-    lines.append(f"VERDICT: {verdict['verdict']}  (exit code {verdict['exit_code']})")
+    lines.append(verdict_line(verdict))
     return lines

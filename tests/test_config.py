@@ -81,3 +81,35 @@ def test_every_option_has_an_environment_variable_and_help():
     for option in OPTIONS:
         assert option.env.startswith("CALLS_API_")
         assert option.help
+
+
+OTHER = "1307929f-7ee4-4fa5-aab8-3548b1353ca0"
+APP, OTHER_APP = "0d27aee6-d1e6-4707-bdde-1cc20b50ca88", "5c7f2e0a-93b4-4c1e-8d2a-7e61f0b9a3d4"
+
+
+def test_the_second_account_creates_with_its_own_application_and_payload_template(tmp_path):
+    template = tmp_path / "other.json"
+    template.write_text(json.dumps({"call_hook": "https://hooks.example/other"}))
+    cfg = resolve(external(other_account_sid=OTHER, other_token="t2", application_sid=APP, allow_create=True,
+                           from_number="+15005550006", to_number="+15005550001"),
+                  environ={"CALLS_API_OTHER_APPLICATION_SID": OTHER_APP,
+                           "CALLS_API_OTHER_PAYLOAD_TEMPLATE": str(template)})
+    assert cfg.create_payload()["application_sid"] == APP and "call_hook" not in cfg.create_payload()
+    other = cfg.create_payload(other_account=True)
+    assert other["application_sid"] == OTHER_APP and other["call_hook"] == "https://hooks.example/other"
+    assert other["to"] == {"type": "phone", "number": "+15005550001"}
+
+
+def test_the_other_application_sid_must_be_a_uuid():
+    with pytest.raises(ConfigError, match="other-application-sid"):
+        resolve(external(other_application_sid="app-1"), environ={})
+
+
+def test_ways_to_give_name_every_option_variable_and_profile_key():
+    from conformance.config import ways_to_give
+    text = ways_to_give("other-account-sid", ("other-token", "other-token-file"))
+    assert text == ("pass --other-account-sid and --other-token or --other-token-file (env CALLS_API_OTHER_ACCOUNT_SID "
+                    "and CALLS_API_OTHER_TOKEN or CALLS_API_OTHER_TOKEN_FILE; profile keys other-account-sid and "
+                    "other-token or other-token-file)")
+    assert ways_to_give("other-application-sid") == ("pass --other-application-sid (env "
+                                                     "CALLS_API_OTHER_APPLICATION_SID; profile key other-application-sid)")

@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = yaml.safe_load((ROOT / "conformance" / "catalogue.yaml").read_text(encoding="utf-8"))["requirements"]
 # A MAY requirement is never failed (its absence is allowed): no fault can break it, no probe judges it.
 TESTABLE = {r["id"] for r in CATALOGUE if r.get("testable", True) and r["level"] != "MAY"}
+# The suite's advice (ADVISORY): a conformant variant may well not follow it.
+ADVISORY = {r["id"] for r in CATALOGUE if r["level"] == "ADVISORY"}
 SETTLE = 2.0  # seconds a created call may take to become gettable (decision D-35)
 ALL_IDS = {r["id"] for r in CATALOGUE}
 
@@ -57,7 +59,8 @@ def list_calls(c: ReferenceClient, account: Any = None, **kw: Any) -> list[dict[
     body = body_of(response)
     if not 200 <= response.status_code < 300 or not isinstance(body, list):
         raise Inconclusive(f"list answered {response.status_code}")
-    return [call for call in body if isinstance(call, dict)]
+    # An item that names no call is CALLS-CALL-SCHEMA's alone (its probe reads the raw list).
+    return [call for call in body if isinstance(call, dict) and "call_sid" in call]
 
 
 def listed_sids(c: ReferenceClient, account: Any = None) -> set[str]:
@@ -109,15 +112,17 @@ def run_to_end(c: ReferenceClient, sid: str, limit: float = 120.0, step: float =
     raise Inconclusive("the call did not end")
 
 
-def all_call_objects(c: ReferenceClient) -> list[dict[str, Any]]:
-    """Call objects of a session: created calls through their lifecycle, from list and get."""
+def all_call_objects(c: ReferenceClient, malformed: bool = False) -> list[dict[str, Any]]:
+    """Call objects of a session: created calls through their lifecycle, from list and get. Items that
+    name no call (no call_sid) are CALLS-CALL-SCHEMA's alone: left out unless `malformed`."""
     made = [create(c, to=to) for to in ("+15005550001", "+15005550486", "+15005550503")]
     objects: list[dict[str, Any]] = []
     for _ in range(8):
-        objects.extend(list_calls(c))
+        listed = body_of(c.list())
+        objects.extend(call for call in (listed if isinstance(listed, list) else []) if isinstance(call, dict))
         objects.extend(call for sid in made if (call := fetch(c, sid)) is not None)
         c.advance(0.15)
-    return objects
+    return objects if malformed else [call for call in objects if "call_sid" in call]
 
 
 def schema_errors_except_enums(call: Any) -> list[str]:
@@ -149,8 +154,9 @@ INVALID_BODIES = {
     "missing-to-type": _body(**{"from": "+15005550006", "to": {"number": "+15005550001"}}),
     "unknown-to-type": _body(**{"from": "+15005550006", "to": {"type": "fax", "number": "+15005550001"}}),
     "to-without-address": _body(**{"from": "+15005550006", "to": {"type": "sip", "number": "+15005550001"}}),
+    "from-an-object": _body(**{"from": {"number": "+15005550006"}, "to": PHONE}),
 }
-# Bodies that should be refused (CALLS-CREATE-REJECTS-MISTYPED, decision D-30).
+# Bodies the suite advises refusing (CALLS-CREATE-REJECTS-MISTYPED, ADVISORY, decision D-30).
 MISTYPED_BODIES = {
     "from-not-string": _body(**{"from": 15005550006, "to": PHONE}),
     "from-too-long": _body(**{"from": "1" * 257, "to": PHONE}),
@@ -189,7 +195,15 @@ def _list_200(c: ReferenceClient) -> list[str]:
 def _list_account(c: ReferenceClient) -> list[str]:
     create(c)
     return [f"listed call has account_sid {call.get('account_sid')}" for call in list_calls(c)
-            if call.get("account_sid") != c.a.sid]
+            if "call_sid" in call and call.get("account_sid") != c.a.sid]
+
+
+@probe("CALLS-LIST-DISTINCT")
+def _list_distinct(c: ReferenceClient) -> list[str]:
+    create(c)
+    create(c)
+    sids = [call["call_sid"] for call in list_calls(c) if "call_sid" in call]
+    return sorted({f"call {sid} listed {sids.count(sid)} times" for sid in sids if sids.count(sid) > 1})
 
 
 @probe("CALLS-LIST-INCLUDES-ACTIVE")
@@ -233,7 +247,7 @@ def _get_unknown_404(c: ReferenceClient) -> list[str]:
 
 @probe("CALLS-CALL-SCHEMA")
 def _call_schema(c: ReferenceClient) -> list[str]:
-    return [f"{call.get('call_sid')}: {error}" for call in all_call_objects(c)
+    return [f"{call.get('call_sid')}: {error}" for call in all_call_objects(c, malformed=True)
             for error in schema_errors_except_enums(call)]
 
 
@@ -253,6 +267,11 @@ def _direction_enum(c: ReferenceClient) -> list[str]:
 def _documented_fields(c: ReferenceClient) -> list[str]:
     return sorted({f"{name} missing" for call in all_call_objects(c)
                    for name in ("call_id", "sip_status", "service_url") if name not in call})
+
+
+@probe("CALLS-CALL-CALLER-NAME")
+def _caller_name(c: ReferenceClient) -> list[str]:
+    return sorted({"caller_name missing" for call in all_call_objects(c) if "caller_name" not in call})
 
 
 @probe("CALLS-CALL-DURATION-ENDED")
@@ -411,7 +430,7 @@ def _delete_removes(c: ReferenceClient) -> list[str]:
 
 @probe("CALLS-DELETE-ONLY-TARGET")
 def _delete_only_target(c: ReferenceClient) -> list[str]:
-    seeded = [call["call_sid"] for call in list_calls(c)]
+    seeded = [call["call_sid"] for call in list_calls(c) if "call_sid" in call]
     first, second = create(c), create(c)
     delete(c, first)
     return [f"{sid} is gone too" for sid in [second] + seeded if not present(c, sid)]
@@ -529,6 +548,16 @@ def _isolation_create(c: ReferenceClient) -> list[str]:
     return problems
 
 
+@probe("CALLS-ISOLATION-FOREIGN-APPLICATION")
+def _isolation_foreign_application(c: ReferenceClient) -> list[str]:
+    before = listed_sids(c) | listed_sids(c, ACCOUNT_B)
+    status = c.create(call_body(application_sid=ACCOUNT_B.application_sid)).status_code
+    problems = [] if 400 <= status < 500 else [f"create naming another account's application answered {status}"]
+    if added := (listed_sids(c) | listed_sids(c, ACCOUNT_B)) - before:
+        problems.append(f"calls appeared: {sorted(added)}")
+    return problems
+
+
 @probe("CALLS-ISOLATION-DELETE")
 def _isolation_delete(c: ReferenceClient) -> list[str]:
     sid = create(c)
@@ -578,8 +607,25 @@ def _no_server_error(c: ReferenceClient) -> list[str]:
                   c.create(content=b"\xff\xfe"), c.create(content=b"{}", content_type="text/plain")]
     responses += [c.get("abc"), c.list(account_sid="abc"), c.list(headers={"Authorization": "Bearer"})]
     responses += [c.request(m, c.path(c.a.sid), headers=c.auth(c.a)) for m in ("PUT", "PATCH", "TRACE")]
+    responses += [c.request("GET", path, params={"page": "1", "_": "1700000000000"}, headers=c.auth(c.a))
+                  for path in (c.path(c.a.sid), c.path(c.a.sid, sid))]
     return [f"{r.request.method} {r.request.url.path} answered {r.status_code}" for r in responses
             if r.status_code >= 500]
+
+
+@probe("CALLS-COMMON-HEADERS")
+def _common_headers(c: ReferenceClient) -> list[str]:
+    sid = next((call["call_sid"] for call in list_calls(c) if "call_sid" in call), None)
+    if sid is None:
+        raise Inconclusive("the account lists no call")
+    headers = {**c.auth(c.a), "Accept": "application/json, text/plain, */*", "Accept-Encoding": "gzip, deflate"}
+    problems = []
+    for what, send in (("list", lambda h=None: c.list(headers=h)), ("get", lambda h=None: c.get(sid, headers=h))):
+        plain, added = send(), send(headers)
+        if (added.status_code, type(body_of(added))) != (plain.status_code, type(body_of(plain))):
+            problems.append(f"{what} with common client headers answered {added.status_code} "
+                            f"({type(body_of(added)).__name__}), without them {plain.status_code}")
+    return problems
 
 
 @probe("CALLS-METHOD-UNSUPPORTED")
@@ -688,7 +734,7 @@ def test_declared_consequences_are_real() -> None:
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_each_variant_holds_every_requirement(name: str) -> None:
     results = {}
-    for requirement in sorted(TESTABLE):
+    for requirement in sorted(TESTABLE - ADVISORY):
         client = ReferenceClient(variant=name)
         results[requirement] = judge(requirement, client)
         assert client.unexpected_errors == 0
@@ -738,7 +784,8 @@ def test_extra_fields_variant_adds_jambonz_fields_and_callId() -> None:
 def test_sparse_fields_variant_omits_only_unpromised_fields() -> None:
     c = ReferenceClient(variant="sparse-fields")
     for call in list_calls(c) + [fetch(c, create(c, application_sid=str(uuid.uuid4())))]:
-        assert not {"caller_name", "application_sid", "originating_sip_ip", "originating_sip_trunk_name"} & set(call)
+        assert not {"application_sid", "originating_sip_ip", "originating_sip_trunk_name"} & set(call)
+        assert "caller_name" in call  # a documented property (D-6)
         assert {"call_id", "sip_status", "service_url"} <= set(call)
 
 
@@ -786,7 +833,7 @@ def test_jambonz_like_variant_answers_as_the_notes_describe() -> None:
     created = body_of(c.create(call_body(to="+15005550001", from_="+15005550006")))
     assert set(created) == {"sid", "callId"}
     call = fetch(c, created["sid"])
-    assert "caller_name" not in call and (call["from"], call["to"]) == ("15005550006", "15005550001")
+    assert call["caller_name"] == "" and (call["from"], call["to"]) == ("15005550006", "15005550001")
     assert {"sip_reason", "trace_id", "fs_sip_address"} <= set(call)
     assert c.create(content=b"{}", content_type="text/plain").status_code == 400
     listed = [call["call_sid"] for call in list_calls(c)]
@@ -823,3 +870,18 @@ def test_the_documentation_lists_every_fault_and_variant_as_registered() -> None
         assert set(re.findall(r"`(CALLS-[A-Z0-9-]+)`", also)) == set(FAULTS[name].also), name
     variants = set(re.findall(r"^\| `([a-z0-9-]+)` \| [A-Z]", doc, re.M))
     assert variants == set(VARIANTS)
+
+
+def test_lenient_from_variant_accepts_any_non_empty_from_string_and_only_breaks_the_advice() -> None:
+    c = ReferenceClient(variant="lenient-from")
+    for sender in ("1" * 300, "anonymous"):
+        assert c.create(call_body(from_=sender)).status_code == 201
+    assert c.create(call_body(from_="")).status_code == 400
+    assert judge("CALLS-CREATE-REJECTS-MISTYPED", ReferenceClient(variant="lenient-from"))[0] == "broken"
+
+
+def test_each_account_may_name_its_own_application_but_not_the_others() -> None:
+    c = ReferenceClient()
+    assert c.create(call_body(application_sid=ACCOUNT_A.application_sid)).status_code == 201
+    assert c.create(call_body(application_sid=ACCOUNT_B.application_sid)).status_code == 400
+    assert c.create(call_body(application_sid=ACCOUNT_A.application_sid), ACCOUNT_B).status_code == 400

@@ -75,9 +75,13 @@ SAMPLES = [
         "conformance.client.TargetUnavailable: GET /v1/Accounts/x/Calls: the connection was reset (no answer)")),
     ("Target unreachable or rate-limiting", "skipped", *_single(
         "Skipped: TARGET FAILED: target stopped answering after 37 requests: 5 timeouts in a row")),
-    ("SHOULD warning", "skipped", *_single(
-        "XFAIL SHOULD not met: CALLS-CREATE-201 [CF101] create: answered 200, expected 201\n\n"
+    ("WARN: SHOULD not met", "skipped", *_single(
+        "XFAIL WARN SHOULD not met: CALLS-CREATE-201 [CF101] create: answered 200, expected 201\n\n"
         "conformance.checks.RequirementViolation: CALLS-CREATE-201 [CF101] create: answered 200, expected 201")),
+    ("ADVICE: the suite's advice not followed", "skipped", *_single(
+        "XFAIL ADVICE: CALLS-CREATE-REJECTS-MISTYPED [CF108] create with an invalid body (from over 256 characters): "
+        "answered 201, expected a 4xx refusal\n\nconformance.checks.RequirementViolation: CALLS-CREATE-REJECTS-MISTYPED "
+        "[CF108] create with an invalid body")),
 ]
 
 

@@ -82,3 +82,41 @@ def test_verdict_json_names_the_failing_requirement_and_summary_ends_with_the_an
     assert lines[-1].startswith("VERDICT: NOT CONFORMANT")
     assert any(line.startswith("FAIL") and "CALLS-A" in line and "CF106" in line for line in lines)
     assert any(line.startswith("WARN") and "CALLS-B" in line for line in lines)
+
+
+def test_a_failed_advisory_requirement_is_advice_and_never_decides_the_verdict_not_even_strict():
+    ledger = ledger_with(req("CALLS-A"), req("CALLS-H", "ADVISORY"))
+    ledger.passed("t1", ["CALLS-A"])
+    ledger.failed("CALLS-H", Failure("t2", "CF108", "a 300-character from was accepted"))
+    for strict in (False, True):
+        verdict = build_verdict(ledger, strict=strict, accept_incomplete=False, target={}, spec_version="1",
+                                started=0.0, stats={})
+        assert verdict["verdict"] == CONFORMANT and verdict["exit_code"] == 0
+        assert verdict["advisories"] == ["CALLS-H"] and verdict["warnings"] == [] == verdict["failed_requirements"]
+        assert any(line.startswith("ADVICE") and "CALLS-H" in line for line in summary_lines(verdict))
+
+
+def test_an_advisory_requirement_not_run_does_not_make_the_run_incomplete():
+    ledger = ledger_with(req("CALLS-A"), req("CALLS-H", "ADVISORY"))
+    ledger.passed("t1", ["CALLS-A"])
+    ledger.not_run("t2", ["CALLS-H"], "no --allow-create")
+    assert decide(ledger, strict=False)[0] == CONFORMANT
+
+
+def test_a_narrowed_run_says_how_many_requirements_it_covers():
+    ledger = Ledger({r.id: r for r in (req("CALLS-A"), req("CALLS-B"), req("CALLS-C"), req("CALLS-U", testable=False))})
+    ledger.collected(["CALLS-A"], selected=True)
+    ledger.collected(["CALLS-B", "CALLS-C"], selected=False)
+    ledger.passed("t1", ["CALLS-A"])
+    verdict = build_verdict(ledger, strict=False, accept_incomplete=False, target={}, spec_version="1",
+                            started=0.0, stats={})
+    assert verdict["coverage"] == {"selected": 1, "total": 3}
+    assert summary_lines(verdict)[-1] == "VERDICT: CONFORMANT on the 1 of 3 requirements selected (exit code 0)"
+
+
+def test_a_full_run_says_nothing_of_coverage():
+    ledger = ledger_with(req("CALLS-A"))
+    ledger.passed("t1", ["CALLS-A"])
+    verdict = build_verdict(ledger, strict=False, accept_incomplete=False, target={}, spec_version="1",
+                            started=0.0, stats={})
+    assert summary_lines(verdict)[-1] == "VERDICT: CONFORMANT (exit code 0)"

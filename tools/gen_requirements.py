@@ -33,7 +33,13 @@ SUITE = ROOT / "conformance" / "suite"
 DECISIONS = ROOT / "docs" / "spec-decisions.md"
 OUTPUT = ROOT / "docs" / "requirements.md"
 
-LEVELS = ("MUST", "SHOULD", "MAY")
+LEVELS = ("MUST", "SHOULD", "MAY", "ADVISORY")
+GROUND_KINDS = {
+    "document": "the document's words",
+    "standard": "a standard the document relies on",
+    "reasoned": "a reasoned decision",
+    "advice": "the suite's advice",
+}
 AREAS = {  # the order and names of the report (conformance/report.py)
     "list": "Listing calls", "get": "Getting a call", "shape": "Response shape", "create": "Creating calls",
     "input": "Input validation", "delete": "Deleting calls", "window": "Retention window",
@@ -257,8 +263,18 @@ def render(entries: list[Requirement] | None = None, tests: dict[str, set[str]] 
     add("")
     add("A MUST failure makes a deployment NOT CONFORMANT; a SHOULD failure is a warning (a failure with "
         "`--strict`); a")
-    add("MAY requirement is only reported. A requirement that no black-box client can observe is listed "
-        "as untestable.")
+    add("MAY requirement is only reported; an ADVISORY requirement is the suite's own advice (input hygiene, "
+        "limits the")
+    add("document never states): reported as ADVICE, never changing the verdict, not even with `--strict`. "
+        "A requirement")
+    add("that no black-box client can observe is listed as untestable.")
+    add("")
+    add("Each requirement states its grounds: the document's words, a standard the document relies on "
+        "(RFC 9110, RFC 6750,")
+    add("RFC 8259, RFC 3261), a reasoned decision showing no reasonable implementation would do otherwise, or "
+        "(ADVISORY")
+    add("only) the suite's advice. What rests only on how jambonz or the reference behaves is no MUST or "
+        "SHOULD (decision D-37).")
     add("")
     add("The tests of a requirement are those of `conformance/suite` that declare it with "
         "`@pytest.mark.requirements(...)`")
@@ -271,12 +287,12 @@ def render(entries: list[Requirement] | None = None, tests: dict[str, set[str]] 
     add(f"{len(entries)} requirements: " + ", ".join(f"{n} {level}" for level, n in counts.items() if n)
         + f"; {untestable} untestable.")
     add("")
-    add("| id | level | area | title | tests |")
-    add("|---|---|---|---|---|")
+    add("| id | level | grounds | area | title | tests |")
+    add("|---|---|---|---|---|---|")
     for area in areas:
         for e in (e for e in entries if e.area == area):
             count = "untestable" if not e.testable else str(len(by_id.get(e.id, [])))
-            add(f"| [{e.id}](#{github_anchor(e.id)}) | {e.level} | {AREAS.get(e.area, e.area)} | "
+            add(f"| [{e.id}](#{github_anchor(e.id)}) | {e.level} | {e.ground_kind} | {AREAS.get(e.area, e.area)} | "
                 f"{_cell(e.title.strip())} | {count} |")
     add("")
     for area in areas:
@@ -300,6 +316,8 @@ def render(entries: list[Requirement] | None = None, tests: dict[str, set[str]] 
             elif e.source_ref:
                 source += f" — {e.source_ref}"
             add(source)
+            add("")
+            add(f"Grounds ({GROUND_KINDS.get(e.ground_kind, e.ground_kind)}): {e.grounds}")
             add("")
             if not e.testable:
                 add(f"Untestable: {' '.join((e.untestable_reason or 'not observable through the API').split())}")

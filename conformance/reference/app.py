@@ -54,7 +54,7 @@ def create_app(settings: ReferenceSettings, clock: Clock | None = None) -> Starl
     async def _dispatch(request: Request, methods: dict[str, str]) -> Response:
         params = request.path_params
         ctx = Context(methods.get(request.method), request.method, request.url.path, request.headers,
-                      account_sid=params.get("account_sid"), call_sid=params.get("call_sid"))
+                      account_sid=params.get("account_sid"), call_sid=params.get("call_sid"), query=request.url.query)
         return await _guarded(app, ctx, lambda: _handle(behaviour, ctx, request, list(methods)))
 
     app = Starlette(routes=[  # every method reaches the endpoint: the dispatcher decides

@@ -100,6 +100,7 @@ class Context:
     account_sid: str | None = None
     call_sid: str | None = None
     account: Account | None = None  # set once authenticated
+    query: str = ""  # the raw query string (the API defines no query parameter)
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,17 @@ class Behaviour:
             return [f"<root>: the body must be a JSON object, not {type(body).__name__}"]
         if _depth(body) > MAX_NESTING:
             return [f"<root>: nested deeper than {MAX_NESTING} levels"]
-        return spec.schema_errors(body, "CreateCallRequest")
+        errors = spec.schema_errors(body, "CreateCallRequest")
+        foreign = self.foreign_application(ctx, body)
+        return errors + ([foreign] if foreign else [])
+
+    def foreign_application(self, ctx: Context, body: dict[str, Any]) -> str | None:
+        """An error when the body names an application of another account (an unknown one is not refused)."""
+        application = body.get("application_sid")
+        owner = self.settings.application_owner(application) if isinstance(application, str) else None
+        if owner is not None and owner.sid != ctx.account_sid:
+            return f"application_sid: {application} is not an application of account {ctx.account_sid}"
+        return None
 
     def invalid_create(self, ctx: Context, body: Any, errors: list[str]) -> Reply:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""

@@ -198,6 +198,13 @@ class ForeignCallDeletable(_ForeignCallFound):
     foreign_operation = DELETE
 
 
+@fault("foreign-application-accepted", "CALLS-ISOLATION-FOREIGN-APPLICATION",
+       "A create that names another account's application answers 201 and makes a call running it.")
+class ForeignApplicationAccepted(Behaviour):
+    def foreign_application(self, ctx: Context, body: dict[str, Any]) -> str | None:
+        return None
+
+
 @fault("list-foreign-calls", "CALLS-ISOLATION-LIST",
        "An account's list also shows every other account's calls, relabelled with this account's sid.",
        also=("CALLS-GET-200",))
@@ -255,6 +262,48 @@ class ListMissingTo(Behaviour):
         return view
 
 
+@fault("list-empty-item", "CALLS-CALL-SCHEMA",
+       "The list carries one `{}` item beside the account's calls (a record expired but still indexed); get is "
+       "right.")
+class ListEmptyItem(Behaviour):
+    def finish(self, ctx: Context, reply: Reply) -> Reply:
+        if ctx.operation == LIST and reply.status == 200 and isinstance(reply.body, list):
+            return reply.but(body=reply.body[:1] + [{}] + reply.body[1:])
+        return reply
+
+
+@fault("list-duplicates-a-call", "CALLS-LIST-DISTINCT", "The list names its first call twice.")
+class ListDuplicatesACall(Behaviour):
+    def finish(self, ctx: Context, reply: Reply) -> Reply:
+        if ctx.operation == LIST and reply.status == 200 and isinstance(reply.body, list) and reply.body:
+            return reply.but(body=reply.body + [dict(reply.body[0])])
+        return reply
+
+
+@fault("query-param-500", "CALLS-NO-SERVER-ERROR",
+       "A list or get carrying a query parameter (the API defines none, e.g. `?page=1`) answers 500.")
+class QueryParam500(Behaviour):
+    def find_call(self, ctx: Context) -> CallRecord | None:
+        if ctx.query and ctx.operation == GET:
+            raise HttpError(500, "internal server error", reason="server")
+        return super().find_call(ctx)
+
+    def list_calls(self, ctx: Context) -> list[CallRecord]:
+        if ctx.query:
+            raise HttpError(500, "internal server error", reason="server")
+        return super().list_calls(ctx)
+
+
+@fault("accept-list-406", "CALLS-COMMON-HEADERS",
+       "A list or get whose Accept header lists several media types (`application/json, text/plain, */*`) "
+       "answers 406, although application/json is among them.")
+class AcceptList406(Behaviour):
+    def finish(self, ctx: Context, reply: Reply) -> Reply:
+        if ctx.operation in (LIST, GET) and "," in (ctx.headers.get("accept") or "") and reply.status == 200:
+            return Reply(406, {"msg": "not acceptable"})
+        return reply
+
+
 # =========================================================================================== get
 @fault("get-status-202", "CALLS-GET-200", "Getting a call answers 202 instead of 200 (same body).",
        also=("CALLS-CONTRACT-STATUS",))
@@ -304,6 +353,14 @@ class GetUnknown400(Behaviour):
 
 
 # ========================================================================================= shape
+@fault("no-caller-name", "CALLS-CALL-CALLER-NAME", "Call objects omit the documented `caller_name` property.")
+class NoCallerName(Behaviour):
+    def view_call(self, ctx: Context, record: CallRecord) -> dict[str, Any]:
+        view = super().view_call(ctx, record)
+        view.pop("caller_name", None)
+        return view
+
+
 @fault("sip-status-string", "CALLS-CALL-SCHEMA",
        'Call objects carry sip_status as a JSON string ("200") instead of an integer.')
 class SipStatusString(Behaviour):
@@ -449,6 +506,16 @@ class AcceptsUnknownToType(Behaviour):
         return [e for e in super().validate_create(ctx, body) if not e.startswith("to/type:")]
 
 
+@fault("accepts-object-from", "CALLS-CREATE-REJECTS-INVALID",
+       "A create whose `from` is a JSON object (no caller number at all) answers 201 and makes a call.")
+class AcceptsObjectFrom(Behaviour):
+    def validate_create(self, ctx: Context, body: Any) -> list[str]:
+        errors = super().validate_create(ctx, body)
+        if isinstance(body, dict) and isinstance(body.get("from"), dict):
+            errors = [e for e in errors if not e.startswith("from:")]
+        return errors
+
+
 @fault("accepts-mistyped-from", "CALLS-CREATE-REJECTS-MISTYPED",
        "A create whose `from` is a JSON number instead of a string answers 201 and records it as a string.")
 class AcceptsMistypedFrom(Behaviour):
@@ -469,7 +536,8 @@ class AcceptsOversized(Behaviour):
 
 @fault("rejected-create-persists", "CALLS-CREATE-REJECT-NO-CALL",
        "An invalid create body (a JSON object) answers 400, yet a call is made from it (a well-formed one) and is "
-       "listed.")
+       "listed.",
+       also=("CALLS-ISOLATION-FOREIGN-APPLICATION",))
 class RejectedCreatePersists(Behaviour):
     def invalid_create(self, ctx: Context, body: Any, errors: list[str]) -> Reply:
         if isinstance(body, dict):
@@ -679,11 +747,11 @@ class ExtraFields(_ExtraFields):
 
 
 @variant("sparse-fields",
-         "Call objects omit what the document does not promise: caller_name, application_sid, originating_*.")
+         "Call objects omit what the document's property table does not list: application_sid, originating_*.")
 class SparseFields(Behaviour):
     def view_call(self, ctx: Context, record: CallRecord) -> dict[str, Any]:
         view = super().view_call(ctx, record)
-        for name in ("caller_name", "application_sid", "originating_sip_ip", "originating_sip_trunk_name"):
+        for name in ("application_sid", "originating_sip_ip", "originating_sip_trunk_name"):
             view.pop(name, None)
         return view
 
@@ -709,6 +777,17 @@ class SlowLifecycle(Behaviour):
         start_trying = created_at + timings.ring_after / 2
         stages = (Stage(created_at, "queued", 100), Stage(start_trying, first.call_status, first.sip_status)) + rest
         return Plan(stages, plan.answered_at, plan.ended_at)
+
+
+@variant("lenient-from",
+         "A create's `from` may be any non-empty string, of any length (`anonymous`, 300 digits...): the document "
+         "states no format and no limit.")
+class LenientFrom(Behaviour):
+    def validate_create(self, ctx: Context, body: Any) -> list[str]:
+        errors = super().validate_create(ctx, body)
+        if isinstance(body, dict) and isinstance(body.get("from"), str) and body["from"]:
+            errors = [e for e in errors if not e.startswith("from:")]
+        return errors
 
 
 @variant("refuse-404", "Another account's token is refused with 404 (as if the account did not exist) instead of 403.")
@@ -737,7 +816,7 @@ _HTML_404 = ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8
 @variant("jambonz-like",
          "As close to a jambonz server as the notes tell: 404 as text/plain `Not Found`, 401 as bare `Unauthorized`, "
          "400 `{\"msg\":\"Bad request\"}` for bad sids, HTML 404 for unknown routes and methods, an unordered list, "
-         "extra fields, no caller_name, numbers without `+`, create answering sid and callId.")
+         "extra fields, numbers without `+`, create answering sid and callId.")
 class JambonzLike(_ExtraFields, _PlusDropped):
     def error_reply(self, ctx: Context, error: HttpError) -> Reply:
         headers = dict(error.headers)
@@ -768,8 +847,3 @@ class JambonzLike(_ExtraFields, _PlusDropped):
 
     def list_calls(self, ctx: Context) -> list[CallRecord]:
         return sorted(super().list_calls(ctx), key=lambda r: r.call_sid)
-
-    def view_call(self, ctx: Context, record: CallRecord) -> dict[str, Any]:
-        view = super().view_call(ctx, record)
-        view.pop("caller_name", None)
-        return view

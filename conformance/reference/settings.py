@@ -8,16 +8,20 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Account:
-    """An account the server knows, with the one API token that acts for it."""
+    """An account the server knows, with the one API token that acts for it and its application (a create
+    may name its own application, never another account's)."""
 
     sid: str
     token: str = field(repr=False)
+    application_sid: str | None = None
 
 
 #: The two accounts every reference server has unless told otherwise. Constant, so that a profile
 #: file or a curl command written once keeps working.
-ACCOUNT_A = Account(sid="8314ce10-d397-4c60-a623-2995d177816a", token="d8972e5a-5229-4c00-8f88-9637245ab2a6")
-ACCOUNT_B = Account(sid="1307929f-7ee4-4fa5-aab8-3548b1353ca0", token="6b855d73-6026-4855-99b8-49f2241ceb0f")
+ACCOUNT_A = Account(sid="8314ce10-d397-4c60-a623-2995d177816a", token="d8972e5a-5229-4c00-8f88-9637245ab2a6",
+                    application_sid="0d27aee6-d1e6-4707-bdde-1cc20b50ca88")
+ACCOUNT_B = Account(sid="1307929f-7ee4-4fa5-aab8-3548b1353ca0", token="6b855d73-6026-4855-99b8-49f2241ceb0f",
+                    application_sid="5c7f2e0a-93b4-4c1e-8d2a-7e61f0b9a3d4")
 DEFAULT_ACCOUNTS: tuple[Account, ...] = (ACCOUNT_A, ACCOUNT_B)
 
 #: application_sid of the seeded inbound calls.
@@ -78,6 +82,9 @@ class ReferenceSettings:
         if len({a.sid for a in self.accounts}) != len(self.accounts) or \
                 len({a.token for a in self.accounts}) != len(self.accounts):
             raise ValueError("account sids and tokens must be distinct")
+        applications = [a.application_sid for a in self.accounts if a.application_sid]
+        if len(set(applications)) != len(applications):
+            raise ValueError("an application belongs to one account")
         if self.seeded_calls < 0 or self.max_body < 1:
             raise ValueError("seeded_calls must be >= 0 and max_body >= 1")
         if self.fault is not None and self.variant is not None:
@@ -95,3 +102,6 @@ class ReferenceSettings:
 
     def account(self, sid: str) -> Account | None:
         return next((a for a in self.accounts if a.sid == sid), None)
+
+    def application_owner(self, application_sid: str) -> Account | None:
+        return next((a for a in self.accounts if a.application_sid == application_sid), None)

@@ -148,7 +148,7 @@ def seed_records(settings: ReferenceSettings, clock: Clock) -> list[CallRecord]:
                 call_sid=str(uuid.uuid4()), account_sid=account.sid, direction="inbound",
                 from_=caller, to=f"150055501{index:02d}", call_id=new_call_id(),
                 service_url=settings.service_url, plan=plan, created_at=started,
-                caller_name="", application_sid=SEED_APPLICATION_SID,
+                caller_name="", application_sid=account.application_sid or SEED_APPLICATION_SID,
                 extra={"originating_sip_ip": f"192.0.2.{10 + n}:5060", "originating_sip_trunk_name": "SBC"},
             ))
     return records

@@ -4,8 +4,9 @@ Needs a second account (`--other-account-sid`, `--other-token`). Every check run
 other account's token on this account's paths, and this account's token on the other's, since each
 is "another account's token" for the account whose path it is. A request carries three identifiers
 that belong to an account: the path's account sid, the path's call sid and (on create) the body's
-application sid. The first two are checked here; no application sid of the second account is
-configured, and none is invented.
+application sid. All three are checked here; the applications are the configured ones
+(`--application-sid`, `--other-application-sid`), never invented, and the second account's calls are
+created with its own application and payload template.
 
 After each refusal, the owner's token checks that nothing changed. A call that is gone afterwards is
 a violation only when it was certain to be visible still (seen active, or created by this run, less
@@ -20,10 +21,12 @@ from typing import Any
 
 import pytest
 
+from conformance import config as configuration
 from conformance.checks import (
     expect_call_list,
     expect_refused,
     expect_rejected,
+    record,
     same_number,
     sids_of,
     violation,
@@ -207,11 +210,64 @@ def test_list_never_shows_the_other_account_calls(direction, sides) -> None:
     response = intruder.client.list_calls()
     listed = expect_call_list(response, f"list of account {intruder.client.account_sid}")
     if sid in sids_of(listed):
-        raise violation("CALLS-ISOLATION-LIST", "CF108",
-                        f"the list of account {intruder.client.account_sid} shows call {sid} of account "
-                        f"{owner.client.account_sid}", response)
-    for call in listed:
-        if call.get("account_sid") != intruder.client.account_sid:
-            raise violation("CALLS-LIST-ACCOUNT", "CF107",
-                            f"the list of account {intruder.client.account_sid} shows call {call.get('call_sid')} of "
-                            f"account {call.get('account_sid')!r}", response)
+        record(violation("CALLS-ISOLATION-LIST", "CF108",
+                         f"the list of account {intruder.client.account_sid} shows call {sid} of account "
+                         f"{owner.client.account_sid}", response))
+    strangers = [c for c in listed if c.get("account_sid") != intruder.client.account_sid]
+    if strangers:
+        record(violation("CALLS-LIST-ACCOUNT", "CF107",
+                         f"the list of account {intruder.client.account_sid} shows call {strangers[0].get('call_sid')} "
+                         f"of account {strangers[0].get('account_sid')!r}"
+                         + (f" (and {len(strangers) - 1} more)" if len(strangers) > 1 else ""), response))
+
+
+# --- another account's application in a create --------------------------------------------------
+
+
+APPLICATION_DIRECTIONS = ("other-application-in-this-account", "this-application-in-other-account")
+
+
+@pytest.mark.creates_calls
+@pytest.mark.requirements("CALLS-ISOLATION-FOREIGN-APPLICATION")
+@pytest.mark.parametrize("direction", APPLICATION_DIRECTIONS)
+def test_create_naming_another_account_application_is_refused(direction, api, other_api, calls, target) -> None:
+    in_other = direction == APPLICATION_DIRECTIONS[1]
+    owner, stranger = (other_api, api) if in_other else (api, other_api)
+    foreign = target.application_sid if in_other else target.other_application_sid
+    if not foreign:
+        option = "application-sid" if in_other else "other-application-sid"
+        pytest.skip(f"no application of account {stranger.account_sid} is known: "
+                    + configuration.ways_to_give(option))
+    reason = calls.skip_reason()
+    if reason:
+        pytest.skip(f"a create is only sent when a call could be afforded ({reason})")
+    made = {c.sid for c in calls.created}
+    before = {client.account_sid: sids_of(expect_call_list(client.list_calls(), "list before the create")) | made
+              for client in (owner, stranger)}
+    body = calls.payload(other_account=in_other)
+    body["application_sid"] = foreign
+    response = owner.create_call(body)
+    what = (f"create in account {owner.account_sid}, with its own token, naming application {foreign} of account "
+            f"{stranger.account_sid}")
+    if 200 <= response.status < 300:
+        calls.count("accepted-refusal")
+        sid = response.created_sid()
+        what += f" (accepted as call {sid})"
+        if in_other and sid:
+            owner.delete_call(sid)  # the run's cleanup works on the tested account only
+        else:
+            calls.remember(sid, body)
+    expect_rejected(response, "CALLS-ISOLATION-FOREIGN-APPLICATION", what)
+    for client in (owner, stranger):
+        listing = client.list_calls()
+        appeared = _outbound_like_ours(expect_call_list(listing, "list after the create"), before[client.account_sid],
+                                       target)
+        if appeared:
+            for call in appeared:
+                if client is api:
+                    calls.remember(call["call_sid"], {"refused-create": direction})
+                else:
+                    client.delete_call(call["call_sid"])
+            raise violation("CALLS-ISOLATION-FOREIGN-APPLICATION", "CF112",
+                            f"{what} was refused with {response.status}, yet account {client.account_sid} now lists "
+                            f"new call(s) {', '.join(c['call_sid'] for c in appeared)}", listing)

@@ -1,7 +1,8 @@
 """The list is the whole set: every call known to be visible is in it, not a page or a sample of them.
 
 This runs late in the run, when the calls the run created have accumulated (with the document's
-ten-minute window, all of them are still visible at the end of a run). A call is known to be visible
+ten-minute window, all of them are still visible at the end of a run), and early too, right after the
+lifecycle's create (test_lifecycle), when the evidence exists whatever the window. A call is known to be visible
 when the run created it (more than the settle time ago, D-35), did not delete it, and its get answers
 it, as a call of the account, right before and right after the list: a server that can get it at both
 moments must list it in between. Which promise a missing call breaks depends on what the gets showed:
@@ -71,11 +72,14 @@ def _ended_after(sid: str, created_at: float, before: Look) -> float:
     return max(bounds)
 
 
-@pytest.mark.requirements("CALLS-LIST-INCLUDES-ACTIVE", "CALLS-LIST-200")
-def test_every_call_known_to_be_visible_is_listed(api, run, target) -> None:
+def judge_known_visible(api, run, target, when: str, settled_sids: frozenset[str] = frozenset()) -> int:
+    """Get every call this run created (and did not delete), list, get them again: each gettable at both
+    moments must be listed. `settled_sids` were already seen gettable (no settle time to wait for).
+    Returns how many were judged; skips when none could be."""
     # A call created within the settle time may not be readable everywhere yet (D-35): left out.
     settled = time.time() - target.settle
-    created = [c for c in run.budget.created if c.sid not in DELETED and c.created_at <= settled]
+    created = [c for c in run.budget.created if c.sid not in DELETED
+               and (c.created_at <= settled or c.sid in settled_sids)]
     before = {c.sid: look for c in created if (look := _look(api, c.sid)) is not None}
     if not before:
         pytest.skip("no call this run created (and did not delete) can be got any more")
@@ -83,7 +87,7 @@ def test_every_call_known_to_be_visible_is_listed(api, run, target) -> None:
     response = api.list_calls()
     list_received = time.monotonic()
     SEEN.record_response(response, list_sent, list_received)
-    listed = sids_of(expect_call_list(response, "list late in the run"))
+    listed = sids_of(expect_call_list(response, f"list {when}"))
     created_at = {c.sid: c.created_at for c in created}
     judged = 0
     for sid, first in before.items():
@@ -113,3 +117,9 @@ def test_every_call_known_to_be_visible_is_listed(api, run, target) -> None:
     if not judged:
         pytest.skip("every call of this run that can still be got may be past its window")
     print(f"{judged} call(s) of this run known to be visible, all among the {len(listed)} calls listed")
+    return judged
+
+
+@pytest.mark.requirements("CALLS-LIST-INCLUDES-ACTIVE", "CALLS-LIST-200")
+def test_every_call_known_to_be_visible_is_listed(api, run, target) -> None:
+    judge_known_visible(api, run, target, "late in the run")
