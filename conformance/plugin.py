@@ -13,6 +13,8 @@ import pytest
 from conformance import config as configuration
 from conformance import report as reporting
 from conformance import spec, verdict
+from conformance import baseline as baselines
+from conformance import waivers as waiving
 from conformance.checks import RequirementViolation
 from conformance.client import REDACT, ApiClient, ExchangeLog, RateLimited, RateLimiter, TargetSession, TargetUnavailable
 from conformance.config import ConfigError, TargetConfig
@@ -113,6 +115,7 @@ class Run:
     leftovers: list[str] = field(default_factory=list)
     preflight_error: str | None = None
     visibility: Any = None  # the background retention-window watch, when its tests are selected
+    waivers: Any = None  # conformance.waivers.Waivers of this target, with --waivers
 
     def __post_init__(self) -> None:
         self.budget = CallBudget(self)
@@ -172,7 +175,21 @@ def pytest_configure(config: pytest.Config) -> None:
     api = ApiClient(cfg.base_url, cfg.account_sid, cfg.token, session)
     other = ApiClient(cfg.base_url, cfg.other_account_sid, cfg.other_token, session) if cfg.has_other_account else None
     config.stash[_RUN_KEY] = Run(cfg, api, other, log, verdict.Ledger(), reference=reference)
+    try:
+        _load_gates(config.stash[_RUN_KEY])
+    except (waiving.WaiverError, baselines.BaselineError) as error:
+        _stop_reference(config.stash[_RUN_KEY])
+        raise pytest.UsageError(f"calls-conformance: {error}") from None
     _ACTIVE.append(config.stash[_RUN_KEY])
+
+
+def _load_gates(run: Run) -> None:
+    """Read the waiver file and the baseline before anything is sent: a bad one is a usage error."""
+    cfg = run.config
+    if cfg.waivers:
+        run.waivers = waiving.Waivers.for_target(cfg.waivers, run.ledger.catalogue, cfg.name, cfg.base_url)
+    if cfg.baseline:
+        baselines.load(cfg.baseline)
 
 
 def _preflight(run: Run) -> str | None:
@@ -317,11 +334,29 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         run.ledger.not_run(name, [r for r in requirements if r not in failed_ids],
                            f"not judged: the test stopped at {', '.join(sorted(failed_ids))}")
         levels = {run.ledger.catalogue[v.requirement].level for v in found}
+        if _waive(run, report, name, found):
+            return report
         if "MUST" not in levels and not run.config.strict:
             # Only SHOULD requirements broke: a warning, reported as an expected failure.
             report.outcome = "skipped"
             report.wasxfail = "SHOULD not met: " + "; ".join(f"{v.requirement} [{v.code}] {v.message}" for v in found)
     return report
+
+
+def _waive(run: Run, report: pytest.TestReport, name: str, found: list[RequirementViolation]) -> bool:
+    """A failed test whose every violation a waiver covers is reported WAIVED (skipped, with the waiver)."""
+    message = run.waivers.test_outcome(name, [(v.requirement, v.code) for v in found]) if run.waivers else None
+    if message is None:
+        return False
+    report.outcome = "skipped"
+    report.wasxfail = message
+    return True
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
+    if str(getattr(report, "wasxfail", "")).startswith(waiving.WAIVED_PREFIX):
+        return "waived", "w", "WAIVED"
+    return None
 
 
 # --- fixtures ------------------------------------------------------------------------------------
@@ -406,15 +441,22 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     result = verdict.build_verdict(
         run.ledger, strict=run.config.strict, accept_incomplete=run.config.accept_incomplete,
         target=run.config.public_summary(), spec_version=spec.spec_version(), started=run.started, stats=stats)
+    if run.waivers is not None:
+        waiving.apply(result, run.waivers, accept_incomplete=run.config.accept_incomplete,
+                      fail_on_stale=run.config.fail_on_stale_waivers)
     if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         session.exitstatus = result["exit_code"]
     else:
         # Interrupted, collection errors, no tests: the run itself did not complete.
         result["exit_code"] = int(exitstatus)
         result["run_error"] = pytest.ExitCode(exitstatus).name.lower().replace("_", " ")
-        if result["verdict"] == verdict.CONFORMANT:
+        if result["verdict"] in (verdict.CONFORMANT, waiving.CONFORMANT_WITH_WAIVERS):
             result["verdict"] = verdict.INCOMPLETE
+    if run.config.baseline:
+        baselines.apply(result, run.config.baseline, run.config.gate)
+        session.exitstatus = result["exit_code"]
     verdict.write_verdict(result, run.config.reports_dir)
+    waiving.relabel_allure_results(run.config.reports_dir / reporting.RESULTS_DIR)
     reporting.write_run_files(run.config, result)
     session.config.stash[_VERDICT_KEY] = result
 
@@ -427,7 +469,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     result = config.stash[_VERDICT_KEY]
     terminalreporter.section("Calls API conformance: requirement by requirement")
-    for line in verdict.summary_lines(result):
+    for line in verdict.summary_lines(result) + waiving.summary_lines(result) + baselines.summary_lines(result):
         terminalreporter.write_line(line)
     leftovers = result["stats"]["leftover_calls"]
     if leftovers:

@@ -32,6 +32,7 @@ import allure
 import allure_commons
 import pytest
 
+from conformance import baseline, waivers
 from conformance.client import REDACT
 
 REPORT_NAME = "Calls API conformance"
@@ -82,6 +83,7 @@ CATEGORIES: list[dict[str, Any]] = [
     {"name": "Target unreachable or rate-limiting", "matchedStatuses": FAILED,
      "messageRegex": rf"^(?:[\w.]+\.)?(?:TargetUnavailable|RateLimited): {_REST}"},
     {"name": "SHOULD warning", "matchedStatuses": ["skipped"], "messageRegex": rf"^XFAIL SHOULD not met: {_REST}"},
+    {"name": "Waived deviation", "matchedStatuses": ["skipped"], "messageRegex": rf"^WAIVED: {_REST}"},
 ]
 
 
@@ -207,6 +209,10 @@ def environment_properties(summary: dict[str, Any], verdict: dict[str, Any], scr
         "spec_version": verdict.get("spec_version"),
         "started_at": verdict.get("started_at"),
     }
+    if verdict.get("waivers"):
+        values["waived_requirements"] = ", ".join(verdict["waivers"]["applied"]) or "(none)"
+    if verdict.get("baseline"):
+        values["baseline_regressions"] = ", ".join(verdict["baseline"]["regressions"]) or "(none)"
     values.update(summary)
     return "".join(f"{key}={_property(scrub(value))}\n" for key, value in values.items())
 
@@ -237,19 +243,22 @@ def requirements_page(verdict: dict[str, Any], scrub: Any = str) -> str:
         status = "warning" if row["id"] in verdict.get("warnings", []) else row["status"]
         notes = [f"[{f['code']}] {f['message'].splitlines()[0] if f['message'] else ''} ({f['test']})"
                  for f in row.get("failures", [])] or row.get("reasons", [])
+        if row.get("waiver"):
+            notes.insert(0, f"WAIVED: {row['waiver']['reason']} ({row['waiver']['reference']}, until {row['waiver']['expires']})")
         rows.append(f'<tr id="{e(row["id"])}" class="{e(status)}"><td><a href="#{e(row["id"])}">{e(row["id"])}</a></td>'
                     f'<td>{e(row["level"])}</td><td>{e(AREAS.get(row["area"], row["area"]))}</td>'
                     f'<td>{e(status)}</td><td>{e(row["title"])}</td>'
                     f'<td>{"<br>".join(e(scrub(n)) for n in notes)}</td></tr>')
     style = ("body{font-family:sans-serif;margin:2em}td,th{border-bottom:1px solid #ddd;padding:4px 8px;"
              "text-align:left;vertical-align:top}.failed{background:#fde8e8}.warning{background:#fff6d6}"
-             ".passed{background:#e9f7ec}:target{outline:3px solid #36c}")
+             ".passed{background:#e9f7ec}.waived{background:#eef0ff}:target{outline:3px solid #36c}")
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{REPORT_NAME}: requirements</title>'
             f"<style>{style}</style></head><body><h1>{REPORT_NAME}: requirements</h1>"
             f"<p>Verdict: <strong>{e(str(verdict.get('verdict')))}</strong> &middot; target "
             f"{e(scrub(verdict.get('target', {}).get('base_url', '')))} &middot; started {e(str(verdict.get('started_at')))}</p>"
             "<table><tr><th>Requirement</th><th>Level</th><th>Area</th><th>Status</th><th>Title</th><th>Why</th></tr>\n"
-            + "\n".join(rows) + "\n</table></body></html>\n")
+            + "\n".join(rows) + "\n</table>" + waivers.html_section(verdict) + baseline.html_section(verdict)
+            + "</body></html>\n")
 
 
 def write_run_files(config: Any, verdict: dict[str, Any]) -> None:

@@ -180,7 +180,8 @@ def write_verdict(verdict: dict[str, Any], reports_dir: Path) -> Path:
     return path
 
 
-_MARK = {"passed": "PASS", "failed": "FAIL", "not-run": "NOT RUN", "not-selected": "NOT SELECTED", "untestable": "UNTESTABLE"}
+_MARK = {"passed": "PASS", "failed": "FAIL", "not-run": "NOT RUN", "not-selected": "NOT SELECTED", "untestable": "UNTESTABLE",
+         "waived": "WAIVED"}
 
 
 def summary_lines(verdict: dict[str, Any]) -> list[str]:
@@ -194,12 +195,17 @@ def summary_lines(verdict: dict[str, Any]) -> list[str]:
         if row["failures"]:
             first = row["failures"][0]
             why = f"  {first['test']}: [{first['code']}] {first['message'].splitlines()[0]}"
+            if row.get("waiver"):
+                why = f"  {row['waiver']['reason']} ({row['waiver']['reference']}, until {row['waiver']['expires']}):{why}"
+            elif row.get("waiver_expired"):
+                why += f"  (its waiver expired on {row['waiver_expired']['expires']})"
         elif row["status"] in ("not-run", "not-selected"):
             why = "  " + "; ".join(row["reasons"])[:160]
         lines.append(f"{mark:<12} {row['level']:<6} {row['id']}{why}")
     c = verdict["counts"]
     lines.append("")
     lines.append(f"{c['passed']} passed, {c['failed']} failed ({len(verdict['warnings'])} SHOULD warnings), "
-                 f"{c['not-run']} not run, {c['not-selected']} not selected, {c['untestable']} untestable")
+                 f"{c['not-run']} not run, {c['not-selected']} not selected, {c['untestable']} untestable"
+                 + (f", {c['waived']} waived" if c.get("waived") else ""))
     lines.append(f"VERDICT: {verdict['verdict']}  (exit code {verdict['exit_code']})")
     return lines
