@@ -297,8 +297,9 @@ def strip_analytics(page: Path) -> None:
         page.write_text(_ANALYTICS.sub("", html), encoding="utf-8")
 
 
-def generate_html(reports_dir: Path) -> None:
-    """Render the HTML report from `<reports>/allure-results`. Prints one line; never raises."""
+def generate_html(reports_dir: Path, group_by: str | None = None) -> None:
+    """Render the HTML report from `<reports>/allure-results`. Prints one line; never raises.
+    `group_by`: the labels the report's tree groups by (a fleet's: parentSuite, its target, first)."""
     reports_dir = Path(reports_dir).resolve()
     results = reports_dir / RESULTS_DIR
     if not results.is_dir():
@@ -313,6 +314,8 @@ def generate_html(reports_dir: Path) -> None:
     command = [binary, "generate", str(results), "--output", str(stage)]
     command += ["--config", str(ALLURE_CONFIG)] if ALLURE_CONFIG.is_file() else ["--report-name", REPORT_NAME]
     env = dict(os.environ, CALLS_API_REPORTS_DIR=str(reports_dir), NO_COLOR="1")
+    if group_by:
+        env["CALLS_API_REPORT_GROUP_BY"] = group_by
     try:
         shutil.rmtree(stage, ignore_errors=True)
         done = subprocess.run(command, cwd=reports_dir, env=env, capture_output=True, text=True, timeout=600)
