@@ -149,8 +149,7 @@ def _split(argv: list[str]) -> tuple[list[str], list[str]]:
     return argv, []
 
 
-def fleet_main(argv: list[str]) -> int:
-    own, extra = _split(argv)
+def fleet_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="calls-conformance fleet",
         description="Run the suite against several targets, one profile each, and merge the verdicts into one "
@@ -161,6 +160,23 @@ def fleet_main(argv: list[str]) -> int:
                         help=f"most targets run at once (default {DEFAULT_PARALLEL})")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="stop a target's run after this long")
     parser.add_argument("--no-html", action="store_true", help="do not generate the combined Allure HTML report")
+    return parser
+
+
+def merge_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="calls-conformance merge",
+        description="Build the fleet matrix and the combined Allure results from reports directories of separate "
+                    "runs (each holding verdict.json and allure-results/; a directory of such directories works too).")
+    parser.add_argument("dirs", nargs="+", metavar="DIR")
+    parser.add_argument("--reports-dir", required=True, metavar="OUT", help="where the matrix and combined results go")
+    parser.add_argument("--no-html", action="store_true", help="do not generate the combined Allure HTML report")
+    return parser
+
+
+def fleet_main(argv: list[str]) -> int:
+    own, extra = _split(argv)
+    parser = fleet_parser()
     try:
         args = parser.parse_args(own)
     except SystemExit as stop:
@@ -183,13 +199,7 @@ def fleet_main(argv: list[str]) -> int:
 
 
 def merge_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="calls-conformance merge",
-        description="Build the fleet matrix and the combined Allure results from reports directories of separate "
-                    "runs (each holding verdict.json and allure-results/; a directory of such directories works too).")
-    parser.add_argument("dirs", nargs="+", metavar="DIR")
-    parser.add_argument("--reports-dir", required=True, metavar="OUT", help="where the matrix and combined results go")
-    parser.add_argument("--no-html", action="store_true", help="do not generate the combined Allure HTML report")
+    parser = merge_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as stop:

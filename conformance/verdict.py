@@ -33,6 +33,7 @@ EXIT_USAGE_ERROR = 4
 EXIT_NO_TESTS = 5
 EXIT_INCOMPLETE = 6
 EXIT_PREFLIGHT_FAILED = 7
+EXIT_STALE_WAIVERS = 9  # with --fail-on-stale-waivers (conformance/waivers.py)
 
 VERDICT_SCHEMA_VERSION = 1
 

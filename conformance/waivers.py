@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from conformance.verdict import EXIT_STALE_WAIVERS
+
 CONFORMANT_WITH_WAIVERS = "CONFORMANT-WITH-WAIVERS"
 WAIVED_PREFIX = "WAIVED: "
-EXIT_STALE_WAIVERS = 9
 KEYS = {"requirement", "reason", "reference", "expires", "targets", "check"}
 REQUIRED = ("requirement", "reason", "reference", "expires")
 CODE_RE = re.compile(r"^[A-Z]+\d+$")
