@@ -114,9 +114,9 @@ def gate_exit_code(current: dict[str, Any], comparison: dict[str, Any]) -> int:
     return 1 if comparison["regressions"] else 0
 
 
-def apply(verdict: dict[str, Any], path: str | Path, gate: str) -> dict[str, Any]:
-    """Compare with the baseline at `path`, write the comparison into the verdict, apply the gate. In place."""
-    found, baseline = load(path)
+def apply(verdict: dict[str, Any], loaded: tuple[Path, dict[str, Any]], gate: str) -> dict[str, Any]:
+    """Compare with the baseline `load` read, write the comparison into the verdict, apply the gate. In place."""
+    found, baseline = loaded
     comparison = compare(verdict, baseline, found)
     comparison["gate"] = gate
     verdict["baseline"] = comparison

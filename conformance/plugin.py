@@ -116,6 +116,7 @@ class Run:
     preflight_error: str | None = None
     visibility: Any = None  # the background retention-window watch, when its tests are selected
     waivers: Any = None  # conformance.waivers.Waivers of this target, with --waivers
+    baseline: Any = None  # (path, verdict) read from --baseline
 
     def __post_init__(self) -> None:
         self.budget = CallBudget(self)
@@ -189,7 +190,7 @@ def _load_gates(run: Run) -> None:
     if cfg.waivers:
         run.waivers = waiving.Waivers.for_target(cfg.waivers, run.ledger.catalogue, cfg.name, cfg.base_url)
     if cfg.baseline:
-        baselines.load(cfg.baseline)
+        run.baseline = baselines.load(cfg.baseline)
 
 
 def _preflight(run: Run) -> str | None:
@@ -452,8 +453,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         result["run_error"] = pytest.ExitCode(exitstatus).name.lower().replace("_", " ")
         if result["verdict"] in (verdict.CONFORMANT, waiving.CONFORMANT_WITH_WAIVERS):
             result["verdict"] = verdict.INCOMPLETE
-    if run.config.baseline:
-        baselines.apply(result, run.config.baseline, run.config.gate)
+    if run.baseline is not None:
+        baselines.apply(result, run.baseline, run.config.gate)
         session.exitstatus = result["exit_code"]
     verdict.write_verdict(result, run.config.reports_dir)
     waiving.relabel_allure_results(run.config.reports_dir / reporting.RESULTS_DIR)

@@ -152,7 +152,7 @@ def exit_code_for(answer: str, accept_incomplete: bool) -> int:
 def build_verdict(ledger: Ledger, *, strict: bool, accept_incomplete: bool, target: dict[str, Any],
                   spec_version: str, started: float, stats: dict[str, Any]) -> dict[str, Any]:
     answer, rows = decide(ledger, strict)
-    counts = {s: 0 for s in ("passed", "failed", "not-run", "not-selected", "untestable")}
+    counts = {s: 0 for s in ("passed", "failed", "waived", "not-run", "not-selected", "untestable")}
     for row in rows:
         counts[row["status"]] += 1
     warnings = [r["id"] for r in rows if r["status"] == "failed" and r["level"] != "MUST" and not strict]

@@ -16,7 +16,7 @@ OTHER_TEST = "conformance/suite/test_bad_input.py::test_delete_of_an_unknown_cal
 def compared(before: dict, now: dict, tmp_path: Path, gate: str = "regressions") -> dict:
     path = tmp_path / "verdict.json"
     path.write_text(json.dumps(before), encoding="utf-8")
-    return baseline.apply(now, tmp_path, gate)
+    return baseline.apply(now, baseline.load(tmp_path), gate)
 
 
 def change_of(result: dict, rid: str) -> str | None:
