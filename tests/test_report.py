@@ -74,6 +74,9 @@ SAMPLES = [
     ("SHOULD warning", "skipped", *_single(
         "XFAIL SHOULD not met: CALLS-CREATE-201 [CF101] create: answered 200, expected 201\n\n"
         "conformance.checks.RequirementViolation: CALLS-CREATE-201 [CF101] create: answered 200, expected 201")),
+    ("Waived deviation", "skipped", *_single(
+        "WAIVED: deletes answer 200 (https://tracker.example.net/T-1)\n\n"
+        "conformance.checks.RequirementViolation: CALLS-DELETE-204 [CF101] delete: answered 200, expected 204")),
 ]
 
 
