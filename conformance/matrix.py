@@ -183,7 +183,9 @@ def html_page(matrix: dict[str, Any]) -> str:
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f"<title>Calls API conformance: fleet matrix</title><style>{_CSS}</style></head><body>"
             f"<h1>Calls API conformance: fleet matrix</h1><p>{len(matrix['targets'])} targets; fleet exit code "
-            f"<strong>{matrix['exit_code']}</strong> (the worst of the targets').</p>"
+            f"<strong>{matrix['exit_code']}</strong> (the worst of the targets'). Each cell: "
+            + ", ".join(f'<span class="{w.replace(" ", "-")}">{w}</span>' for w in WORDS)
+            + "; the reason shows under it and in its tooltip.</p>"
             f"<table><tr><th>Requirement</th><th>Level</th>{heads}</tr>\n" + "\n".join(body)
             + "\n</table></body></html>\n")
 

@@ -117,3 +117,13 @@ def test_the_baseline_shows_on_the_requirement_page(tmp_path):
     result = compared(make_verdict(), make_verdict({"CALLS-DELETE-204": [("CF101", TEST)]}), tmp_path)
     page = requirements_page(result)
     assert "Against the baseline" in page and "newly failing" in page
+
+
+def test_the_regressions_gate_needs_a_baseline_and_a_known_gate_value():
+    from conformance.config import ConfigError, resolve
+
+    with pytest.raises(ConfigError, match="--gate regressions needs --baseline"):
+        resolve({"gate": "regressions"}, environ={})
+    with pytest.raises(ConfigError, match="expected verdict or regressions"):
+        resolve({"gate": "everything"}, environ={})
+    assert resolve({}, environ={"CALLS_API_GATE": "regressions", "CALLS_API_BASELINE": "b.json"}).gate == "regressions"

@@ -61,9 +61,11 @@ def statuses(verdict: dict[str, Any]) -> dict[str, str]:
     return {r["id"]: r["status"] for r in verdict["requirements"]}
 
 
-def waiver_file(tmp_path: Path, requirement: str, expires: str = "2099-12-31", **more: str) -> Path:
+def waiver_file(tmp_path: Path, requirement: str, expires: str = "2099-12-31", targets_line: str = "",
+                **more: str) -> Path:
     path = tmp_path / "waivers.toml"
     extra = "".join(f'{k} = "{v}"\n' for k, v in more.items())
+    extra += f'targets = ["{targets_line}"]\n' if targets_line else ""
     path.write_text(f'[[waiver]]\nrequirement = "{requirement}"\nreason = "known deviation"\n'
                     f'reference = "https://tracker.example.net/T-7"\nexpires = {expires}\n{extra}', encoding="utf-8")
     return path
@@ -179,3 +181,22 @@ def test_an_unreadable_baseline_is_a_usage_error(profiles, tmp_path):
 def test_a_fleet_of_an_unknown_profile_is_a_usage_error(tmp_path):
     done = cli("fleet", "--reports-dir", str(tmp_path / "out"), "no-such-profile-anywhere", cwd=tmp_path)
     assert done.returncode == 4 and "profile not found: no-such-profile-anywhere" in done.stderr
+
+
+def test_a_waived_must_fault_alone_is_conformant_with_waivers_exit_0(tmp_path):
+    """get-unknown-400 breaks one MUST requirement, checked by a test of its own: waived, the run passes."""
+    with start_reference(ReferenceSettings.fast(fault="get-unknown-400", window=4.0)) as server:
+        account = server.accounts[0]
+        (tmp_path / "token").write_text(account.token, encoding="utf-8")
+        profile = tmp_path / "lenient.toml"
+        profile.write_text(f'base-url = "{server.base_url}"\naccount-sid = "{account.sid}"\n'
+                           f'token-file = "{tmp_path / "token"}"\nallow-create = true\nfrom-number = "+15005550006"\n'
+                           f'to-number = "+15005550001"\nwindow = 4\n', encoding="utf-8")
+        done, unwaived = single(profile, tmp_path / "plain")
+        assert done.returncode == 1 and statuses(unwaived)["CALLS-GET-UNKNOWN-404"] == "failed"
+        done, verdict = single(profile, tmp_path / "waived", "--waivers",
+                               str(waiver_file(tmp_path, "CALLS-GET-UNKNOWN-404", targets_line="lenient")))
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert verdict["verdict"] == "CONFORMANT-WITH-WAIVERS" and verdict["failed_requirements"] == []
+    assert statuses(verdict)["CALLS-GET-UNKNOWN-404"] == "waived"
+    assert "VERDICT: CONFORMANT-WITH-WAIVERS" in done.stdout
