@@ -191,7 +191,11 @@ def fleet_main(argv: list[str]) -> int:
         return EXIT_USAGE
     out = Path(args.reports_dir)
     started = time.monotonic()
-    runs = run_fleet(profiles, out, args.parallel, extra, args.timeout)
+    try:
+        runs = run_fleet(profiles, out, args.parallel, extra, args.timeout)
+    except KeyboardInterrupt:  # the runs got the same Ctrl-C and stop with their own reports
+        print("calls-conformance fleet: interrupted", file=sys.stderr)
+        return 2
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"calls-conformance fleet: {len(runs)} targets in {time.monotonic() - started:.1f} s, at most "
           f"{args.parallel} at once; largest run {peak:.0f} MiB")
