@@ -10,7 +10,7 @@ WINDOW ?= 600
 # Extra options for the suite, e.g. make conformance ARGS='--base-url https://api.example.net/v1 --profile staging'
 ARGS ?=
 
-.PHONY: conformance test reference bench report install clean
+.PHONY: conformance test reference bench bench-fleet report install clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ report: install
 
 bench: install
 	$(BIN)/python bench/run.py
+
+bench-fleet: install
+	$(BIN)/python bench/fleet.py
 
 clean:
 	rm -rf $(VENV) node_modules build dist *.egg-info .pytest_cache

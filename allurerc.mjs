@@ -10,9 +10,11 @@ const reportsDir = resolve(process.env.CALLS_API_REPORTS_DIR || "reports");
 const categoriesFile = join(reportsDir, "allure-results", "categories.json");
 const categories = existsSync(categoriesFile) ? JSON.parse(readFileSync(categoriesFile, "utf-8")) : undefined;
 
+// A fleet's combined report groups by target first (CALLS_API_REPORT_GROUP_BY=parentSuite,feature,story).
+const groupBy = (process.env.CALLS_API_REPORT_GROUP_BY || "feature,story").split(",");
 const awesome = {
   reportName: "Calls API conformance",
-  groupBy: ["feature", "story"],
+  groupBy,
 };
 
 export default {
@@ -20,8 +22,9 @@ export default {
   historyPath: join(reportsDir, "history.jsonl"),
   historyLimit: 50,
   ...(categories ? { categories } : {}),
-  // The run's requirement list (verdict per requirement), shown under "Global Attachments".
-  globalAttachments: [join(reportsDir, "requirements.html")],
+  // The run's requirement list (verdict per requirement, waivers, baseline) or a fleet's matrix, shown
+  // under "Global Attachments".
+  globalAttachments: ["requirements.html", "matrix.html"].map((f) => join(reportsDir, f)).filter((f) => existsSync(f)),
   plugins: {
     awesome: { options: awesome },
     "single-file": { import: "@allurereport/plugin-awesome", options: { ...awesome, singleFile: true } },

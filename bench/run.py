@@ -828,6 +828,17 @@ def measuring_options(argv: list[str]) -> list[str]:
     return shown
 
 
+FLEET_MARK = "<!-- fleet section: written by bench/fleet.py -->"
+
+
+def keep_fleet_section(report: str, output: Path) -> str:
+    """The report, followed by the fleet section bench/fleet.py wrote into the file, if any."""
+    current = output.read_text(encoding="utf-8") if output.exists() else ""
+    if FLEET_MARK not in current:
+        return report
+    return report.rstrip("\n") + "\n\n" + current[current.index(FLEET_MARK):]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.runs < 1 or args.window_runs < 1:
@@ -836,7 +847,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = render_report(json.loads(args.from_json.read_text(encoding="utf-8")))
         output = args.output or DEFAULT_OUTPUT
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(report, encoding="utf-8")
+        output.write_text(keep_fleet_section(report, output), encoding="utf-8")
         print(f"report written to {output}")
         return 0
     global CODE_ROOT
@@ -912,7 +923,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(report)
     else:
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(report, encoding="utf-8")
+        output.write_text(keep_fleet_section(report, output), encoding="utf-8")
         say(f"report written to {output} ({results['bench_seconds']:.0f} s)")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

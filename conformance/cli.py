@@ -2,6 +2,8 @@
 
     calls-conformance [options] [pytest arguments...]     run the suite (no --base-url: embedded reference)
     calls-conformance reference [--host --port --window]  serve the reference implementation
+    calls-conformance fleet [--reports-dir OUT] [--parallel N] PROFILE... | DIR [-- ARGS]   many targets, one matrix
+    calls-conformance merge --reports-dir OUT DIR...      the matrix of reports directories made elsewhere
 
 Options are those of conformance/config.py (each with an environment variable); anything else is handed
 to pytest (e.g. -m "not slow", -k lifecycle, -x, -v).
@@ -32,6 +34,8 @@ EXIT_CODES_HELP = """exit codes:
      rate limited, token refused or wrong account
   8  target failed during the run (TARGET FAILED): it stopped answering (circuit breaker) or the run
      budget ran out
+  9  stale waivers with --fail-on-stale-waivers (a waiver covers no failure of a judged requirement)
+fleet and merge exit with the worst of their targets' codes, in this order: 3, 2, 4, 7, 8, 1, 9, 6, 5, 0
 """
 
 
@@ -83,10 +87,14 @@ def run_suite(argv: list[str]) -> int:
     namespace, extra = parser.parse_known_args(argv)
     values = vars(namespace)
     code = int(pytest.main(pytest_args(values, extra)))
+    reports_dir = Path(str(values.get("reports_dir") or "reports"))
+    page = reports_dir / "requirements.html"
+    if page.is_file() and code not in (4, 7):
+        print(f"calls-conformance: requirement page (opens anywhere): {page}")
     if not values["no_html"] and code not in (4, 7):  # nothing was tested
         from conformance import report
 
-        report.generate_html(Path(str(values.get("reports_dir") or "reports")))
+        report.generate_html(reports_dir)
     return code
 
 
@@ -96,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
         from conformance.reference.__main__ import main as reference_main
 
         return int(reference_main(argv[1:]) or 0)
+    if argv and argv[0] in ("fleet", "merge"):
+        from conformance import fleet
+
+        return (fleet.fleet_main if argv[0] == "fleet" else fleet.merge_main)(argv[1:])
     return run_suite(argv)
 
 

@@ -90,6 +90,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("strict", "CALLS_API_STRICT", "Treat SHOULD violations as failures (exit code 1).", _flag, False, is_flag=True),
     Option("accept-incomplete", "CALLS_API_ACCEPT_INCOMPLETE", "Exit 0 on an INCOMPLETE verdict (requirements not run because of the configuration).", _flag, False, is_flag=True),
     Option("reports-dir", "CALLS_API_REPORTS_DIR", "Directory of every report artifact.", str, "reports", metavar="DIR"),
+    Option("waivers", "CALLS_API_WAIVERS", "TOML file of known, accepted deviations ([[waiver]] tables); a failure a waiver covers is WAIVED.", metavar="PATH"),
+    Option("fail-on-stale-waivers", "CALLS_API_FAIL_ON_STALE_WAIVERS", "Fail the run (exit code 9) when a waiver covers no failure of a requirement that was judged.", _flag, False, is_flag=True),
+    Option("baseline", "CALLS_API_BASELINE", "A previous verdict.json (or the reports directory holding it) to compare with, requirement by requirement.", metavar="PATH"),
+    Option("gate", "CALLS_API_GATE", "What fails the run: verdict (any failure, the default) or regressions (only new failures against --baseline).", default="verdict", metavar="verdict|regressions"),
 )
 OPTIONS_BY_DEST = {option.dest: option for option in OPTIONS}
 
@@ -145,6 +149,11 @@ class TargetConfig:
     accept_incomplete: bool = False
     reports_dir: Path = Path("reports")
     embedded: bool = False
+    name: str = ""  # the profile's name, which waivers and the fleet matrix know the target by
+    waivers: str | None = None
+    fail_on_stale_waivers: bool = False
+    baseline: str | None = None
+    gate: str = "verdict"
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     @property
@@ -192,6 +201,7 @@ class TargetConfig:
             "max_body_bytes": self.max_body_bytes,
             "tls_verify": self.verify if isinstance(self.verify, bool) else "custom CA bundle",
             "strict": self.strict,
+            "name": self.name or "(none)",
             "run_id": self.run_id,
         }
 
@@ -276,7 +286,14 @@ def resolve(cli: Mapping[str, Any], environ: Mapping[str, str] | None = None) ->
             except (TypeError, ValueError):
                 raise ConfigError(f"--{option.name}: invalid value {value!r}") from None
         values[option.dest] = value
-    return _build(values, window_given="window" in raw)
+    if values["gate"] not in ("verdict", "regressions"):
+        raise ConfigError(f"--gate {values['gate']!r}: expected verdict or regressions")
+    if values["gate"] == "regressions" and not values["baseline"]:
+        raise ConfigError("--gate regressions needs --baseline: the verdict.json to compare with")
+    cfg = _build(values, window_given="window" in raw)
+    return dataclasses.replace(cfg, name=Path(str(profile)).stem if profile else "", waivers=values["waivers"],
+                               fail_on_stale_waivers=values["fail_on_stale_waivers"], baseline=values["baseline"],
+                               gate=values["gate"])
 
 
 def _build(v: dict[str, Any], window_given: bool = False) -> TargetConfig:

@@ -15,6 +15,8 @@ import pytest
 from conformance import config as configuration
 from conformance import report as reporting
 from conformance import spec, verdict
+from conformance import baseline as baselines
+from conformance import waivers as waiving
 from conformance.checks import Judgement, RequirementViolation, judgement, violations_in
 from conformance.client import (REDACT, ApiClient, ExchangeLog, RateLimited, RateLimiter, TargetFailed, TargetSession,
                                TargetUnavailable, cut_words)
@@ -121,6 +123,8 @@ class Run:
     target_errors: int = 0  # tests left not run by a failed exchange: --accept-incomplete does not cover them
     target_failure: dict[str, Any] | None = None  # how the target failed the run (verdict.json `target_failure`)
     visibility: Any = None  # the background retention-window watch, when its tests are selected
+    waivers: Any = None  # conformance.waivers.Waivers of this target, with --waivers
+    baseline: Any = None  # (path, verdict) read from --baseline
 
     def __post_init__(self) -> None:
         self.budget = CallBudget(self)
@@ -182,7 +186,21 @@ def pytest_configure(config: pytest.Config) -> None:
     api = ApiClient(cfg.base_url, cfg.account_sid, cfg.token, session)
     other = ApiClient(cfg.base_url, cfg.other_account_sid, cfg.other_token, session) if cfg.has_other_account else None
     config.stash[_RUN_KEY] = Run(cfg, api, other, log, verdict.Ledger(), reference=reference)
+    try:
+        _load_gates(config.stash[_RUN_KEY])
+    except (waiving.WaiverError, baselines.BaselineError) as error:
+        _stop_reference(config.stash[_RUN_KEY])
+        raise pytest.UsageError(f"calls-conformance: {error}") from None
     _ACTIVE.append(config.stash[_RUN_KEY])
+
+
+def _load_gates(run: Run) -> None:
+    """Read the waiver file and the baseline before anything is sent: a bad one is a usage error."""
+    cfg = run.config
+    if cfg.waivers:
+        run.waivers = waiving.Waivers.for_target(cfg.waivers, run.ledger.catalogue, cfg.name, cfg.base_url)
+    if cfg.baseline:
+        run.baseline = baselines.load(cfg.baseline)
 
 
 def _announcer(config: pytest.Config) -> Any:
@@ -462,7 +480,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
             text += f"\n\nthe test then stopped on an error:\n{report.longrepr}"
         report.outcome = "failed"
         report.longrepr = report.conformance_text = text
-        if word != verdict.FAIL and not crashed:
+        if not crashed and _waive(run, report, name, found):
+            word = verdict.WAIVED
+        elif word != verdict.FAIL and not crashed:
             # Reported as an expected failure: JUnit writes the message as a skip, Allure as skipped.
             report.outcome = "skipped"
             prefix = "WARN SHOULD not met: " if word == verdict.WARN else "ADVICE: "
@@ -483,8 +503,20 @@ def pytest_exception_interact(node: Any, call: pytest.CallInfo, report: pytest.T
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
     """The progress letter and word of a test whose requirements only warn or advise: W/WARN, A/ADVICE."""
     word = getattr(report, "conformance_word", None)
+    if word == verdict.WAIVED:
+        return "waived", "w", word
     if word in (verdict.WARN, verdict.ADVICE):
         return word.lower(), word[0], word
+
+
+def _waive(run: Run, report: pytest.TestReport, name: str, found: list[RequirementViolation]) -> bool:
+    """A failed test whose every violation a waiver covers is reported WAIVED (skipped, with the waiver)."""
+    message = run.waivers.test_outcome(name, [(v.requirement, v.code) for v in found]) if run.waivers else None
+    if message is None:
+        return False
+    report.outcome = "skipped"
+    report.wasxfail = message
+    return True
     return None
 
 
@@ -609,6 +641,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         accept_incomplete=run.config.accept_incomplete and not run.target_errors,
         target=run.config.public_summary(), spec_version=spec.spec_version(), started=run.started, stats=stats,
         target_failure=run.target_failure)
+    if run.waivers is not None:
+        waiving.apply(result, run.waivers, accept_incomplete=run.config.accept_incomplete and not run.target_errors,
+                      fail_on_stale=run.config.fail_on_stale_waivers)
     if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or (
             run.preflight_error and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED):
         session.exitstatus = result["exit_code"]
@@ -616,9 +651,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         # Interrupted, collection errors, no tests: the run itself did not complete.
         result["exit_code"] = int(exitstatus)
         result["run_error"] = pytest.ExitCode(exitstatus).name.lower().replace("_", " ")
-        if result["verdict"] == verdict.CONFORMANT:
+        if result["verdict"] in (verdict.CONFORMANT, waiving.CONFORMANT_WITH_WAIVERS):
             result["verdict"] = verdict.INCOMPLETE
+    if run.baseline is not None:
+        baselines.apply(result, run.baseline, run.config.gate)
+        session.exitstatus = result["exit_code"]
     verdict.write_verdict(result, run.config.reports_dir)
+    waiving.relabel_allure_results(run.config.reports_dir / reporting.RESULTS_DIR)
     reporting.write_run_files(run.config, result)
     session.config.stash[_VERDICT_KEY] = result
 
@@ -635,7 +674,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         lines = lines[-1:]  # nothing was run: the preflight line said what is wrong
     else:
         terminalreporter.section("Calls API conformance: requirement by requirement")
-    for line in lines:
+    for line in lines + waiving.summary_lines(result) + baselines.summary_lines(result):
         terminalreporter.write_line(line)
     leftovers = result["stats"]["leftover_calls"]
     if leftovers:

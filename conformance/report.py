@@ -32,6 +32,7 @@ import allure
 import allure_commons
 import pytest
 
+from conformance import baseline, waivers
 from conformance.client import REDACT
 from conformance.verdict import ADVICE, OUTCOME_WORDS, WARN
 
@@ -87,6 +88,7 @@ CATEGORIES: list[dict[str, Any]] = [
     {"name": "WARN: SHOULD not met", "matchedStatuses": ["skipped"], "messageRegex": rf"^XFAIL WARN SHOULD not met: {_REST}"},
     {"name": "ADVICE: the suite's advice not followed", "matchedStatuses": ["skipped"],
      "messageRegex": rf"^XFAIL ADVICE: {_REST}"},
+    {"name": "Waived deviation", "matchedStatuses": ["skipped"], "messageRegex": rf"^WAIVED: {_REST}"},
 ]
 
 
@@ -224,6 +226,10 @@ def environment_properties(summary: dict[str, Any], verdict: dict[str, Any], scr
         "spec_version": verdict.get("spec_version"),
         "started_at": verdict.get("started_at"),
     }
+    if verdict.get("waivers"):
+        values["waived_requirements"] = ", ".join(verdict["waivers"]["applied"]) or "(none)"
+    if verdict.get("baseline"):
+        values["baseline_regressions"] = ", ".join(verdict["baseline"]["regressions"]) or "(none)"
     values.update(summary)
     return "".join(f"{key}={_property(scrub(value))}\n" for key, value in values.items())
 
@@ -259,6 +265,8 @@ def requirements_page(verdict: dict[str, Any], scrub: Any = str) -> str:
             "advice" if row["id"] in verdict.get("advisories", []) else row["status"]
         notes = [f"[{f['code']}] {f['message'].splitlines()[0] if f['message'] else ''} ({f['test']})"
                  for f in row.get("failures", [])] or row.get("reasons", [])
+        if row.get("waiver"):
+            notes.insert(0, f"WAIVED: {row['waiver']['reason']} ({row['waiver']['reference']}, until {row['waiver']['expires']})")
         rows.append(f'<tr id="{e(row["id"])}" class="{e(status)}"><td><a href="#{e(row["id"])}">{e(row["id"])}</a></td>'
                     f'<td>{e(row["level"])}</td><td>{e(AREAS.get(row["area"], row["area"]))}</td>'
                     f'<td>{e(_WORDS.get(status, status))}</td><td>{e(row["title"])}</td>'
@@ -266,13 +274,14 @@ def requirements_page(verdict: dict[str, Any], scrub: Any = str) -> str:
     style = ("body{font-family:sans-serif;margin:2em}td,th{border-bottom:1px solid #ddd;padding:4px 8px;"
              "text-align:left;vertical-align:top}.failed{background:#fde8e8}.warning{background:#fff6d6}"
              ".advice{background:#eef3fb}"
-             ".passed{background:#e9f7ec}:target{outline:3px solid #36c}")
+             ".passed{background:#e9f7ec}.waived{background:#eef0ff}:target{outline:3px solid #36c}")
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{REPORT_NAME}: requirements</title>'
             f"<style>{style}</style></head><body><h1>{REPORT_NAME}: requirements</h1>"
             f"<p>Verdict: <strong>{e(str(verdict.get('verdict')))}</strong> &middot; target "
             f"{e(scrub(verdict.get('target', {}).get('base_url', '')))} &middot; started {e(str(verdict.get('started_at')))}</p>"
             "<table><tr><th>Requirement</th><th>Level</th><th>Area</th><th>Status</th><th>Title</th><th>Why</th></tr>\n"
-            + "\n".join(rows) + "\n</table></body></html>\n")
+            + "\n".join(rows) + "\n</table>" + waivers.html_section(verdict) + baseline.html_section(verdict)
+            + "</body></html>\n")
 
 
 def write_run_files(config: Any, verdict: dict[str, Any]) -> None:
@@ -311,8 +320,9 @@ def strip_analytics(page: Path) -> None:
         page.write_text(_ANALYTICS.sub("", html), encoding="utf-8")
 
 
-def generate_html(reports_dir: Path) -> None:
-    """Render the HTML report from `<reports>/allure-results`. Prints one line; never raises."""
+def generate_html(reports_dir: Path, group_by: str | None = None) -> None:
+    """Render the HTML report from `<reports>/allure-results`. Prints one line; never raises.
+    `group_by`: the labels the report's tree groups by (a fleet's: parentSuite, its target, first)."""
     reports_dir = Path(reports_dir).resolve()
     results = reports_dir / RESULTS_DIR
     if not results.is_dir():
@@ -327,6 +337,8 @@ def generate_html(reports_dir: Path) -> None:
     command = [binary, "generate", str(results), "--output", str(stage)]
     command += ["--config", str(ALLURE_CONFIG)] if ALLURE_CONFIG.is_file() else ["--report-name", REPORT_NAME]
     env = dict(os.environ, CALLS_API_REPORTS_DIR=str(reports_dir), NO_COLOR="1")
+    if group_by:
+        env["CALLS_API_REPORT_GROUP_BY"] = group_by
     try:
         shutil.rmtree(stage, ignore_errors=True)
         done = subprocess.run(command, cwd=reports_dir, env=env, capture_output=True, text=True, timeout=600)

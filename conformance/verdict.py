@@ -43,13 +43,14 @@ EXIT_NO_TESTS = 5
 EXIT_INCOMPLETE = 6
 EXIT_PREFLIGHT_FAILED = 7
 EXIT_TARGET_FAILED = 8  # the target stopped answering during the run, or the run budget ran out
+EXIT_STALE_WAIVERS = 9  # with --fail-on-stale-waivers (conformance/waivers.py)
 
 VERDICT_SCHEMA_VERSION = 2
 
-PASS, FAIL, WARN, ADVICE, NOT_RUN = "PASS", "FAIL", "WARN", "ADVICE", "NOT RUN"
+PASS, FAIL, WARN, ADVICE, WAIVED, NOT_RUN = "PASS", "FAIL", "WARN", "ADVICE", "WAIVED", "NOT RUN"
 #: The word of each requirement status in every report.
 OUTCOME_WORDS = {"passed": PASS, "failed": FAIL, "not-run": NOT_RUN, "not-selected": "NOT SELECTED",
-                 "untestable": "UNTESTABLE"}
+                 "untestable": "UNTESTABLE", "waived": WAIVED}
 
 
 def failure_word(level: str, strict: bool) -> str:
@@ -183,7 +184,7 @@ def build_verdict(ledger: Ledger, *, strict: bool, accept_incomplete: bool, targ
     answer, rows = decide(ledger, strict)
     if target_failure and answer != NOT_CONFORMANT:
         answer = TARGET_FAILED
-    counts = {s: 0 for s in ("passed", "failed", "not-run", "not-selected", "untestable")}
+    counts = {s: 0 for s in ("passed", "failed", "waived", "not-run", "not-selected", "untestable")}
     for row in rows:
         counts[row["status"]] += 1
     failed = [r for r in rows if r["status"] == "failed"]
@@ -241,6 +242,10 @@ def summary_lines(verdict: dict[str, Any]) -> list[str]:
             why = f"  {first['test']}: [{first['code']}] {first['message'].splitlines()[0]}"
             if len(row["failures"]) > 1:
                 why += f" (+{len(row['failures']) - 1} more in verdict.json)"
+            if row.get("waiver"):
+                why = f"  {row['waiver']['reason']} ({row['waiver']['reference']}, until {row['waiver']['expires']}):{why}"
+            elif row.get("waiver_expired"):
+                why += f"  (its waiver expired on {row['waiver_expired']['expires']})"
         elif row["status"] in ("not-run", "not-selected"):
             why = "  " + cut_words("; ".join(row["reasons"]), 160)
         lines.append(f"{mark:<12} {row['level']:<8} {row['id']}{why}")
@@ -248,7 +253,8 @@ def summary_lines(verdict: dict[str, Any]) -> list[str]:
     lines.append("")
     lines.append(f"{c['passed']} passed, {c['failed']} failed ({len(verdict['warnings'])} SHOULD warnings, "
                  f"{len(verdict.get('advisories', []))} advice), "
-                 f"{c['not-run']} not run, {c['not-selected']} not selected, {c['untestable']} untestable")
+                 f"{c['not-run']} not run, {c['not-selected']} not selected, {c['untestable']} untestable"
+                 + (f", {c['waived']} waived" if c.get("waived") else ""))
     failure = verdict.get("target_failure")
     if failure:
         lines.append(f"TARGET FAILED ({failure['stage']}, {failure['kind']}): {failure['message']}")

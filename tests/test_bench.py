@@ -217,3 +217,35 @@ def test_server_counter_counts_requests_and_created_calls() -> None:
     assert counts["by_method"] == {"GET": 2, "POST": 1}
     assert counts["by_status"] == {"200": 1, "201": 1, "401": 1}
     assert counts["by_agent"]["probe"] == 2
+
+
+fleet_bench = _load("fleet")
+
+
+def _fleet_results(single_wall: float, fleet_wall: float, same: int = 8) -> dict:
+    run_ = {"wall": single_wall, "cpu": 5.0, "peak_mib": 102.0, "exit": 0}
+    measured = {"warm": run_, "single": run_, "fleet": {**run_, "wall": fleet_wall}, "servers_cpu": 3.0, "same": same,
+                "verdict": "CONFORMANT"}
+    return {"targets": 8, "parallel": 8, "examples": 25, "marker": "not slow", "date": "2026-12-03 10:00 UTC",
+            "cores": 2, "python": "3.11.7", "load_before": 0.1, "load_after": 0.2, "presets": ["fast"],
+            "measured": {"fast": measured}}
+
+
+def test_fleet_benchmark_judges_the_wall_time_ratio_and_the_verdicts() -> None:
+    met = fleet_bench.render(_fleet_results(10.0, 19.0))
+    assert "| fleet wall time / single wall time | 1.90 | <= 2 | met |" in met
+    assert "| 8 of 8 | all | met |" in met
+    assert "| CPU floor of the fleet: (suite + servers CPU) / cores / single wall time | 0.40 |" in met
+    missed = fleet_bench.render(_fleet_results(10.0, 25.0, same=7))
+    assert "| 2.50 | <= 2 | not met |" in missed and "| 7 of 8 | all | not met |" in missed
+
+
+def test_fleet_section_replaces_its_old_self_and_survives_the_main_benchmark(tmp_path: Path) -> None:
+    output = tmp_path / "benchmarks.md"
+    output.write_text("# Benchmarks\n\nmain results\n", encoding="utf-8")
+    fleet_bench.write_section(fleet_bench.render(_fleet_results(10.0, 12.0)), output)
+    fleet_bench.write_section(fleet_bench.render(_fleet_results(10.0, 14.0)), output)
+    text = output.read_text(encoding="utf-8")
+    assert text.count(fleet_bench.MARK) == 1 and "main results" in text and "| 1.40 |" in text
+    kept = run.keep_fleet_section("# Benchmarks\n\nnew main results\n", output)
+    assert kept.startswith("# Benchmarks\n\nnew main results") and "| 1.40 |" in kept

@@ -28,6 +28,7 @@ import yaml
 from conformance import __version__
 from conformance.catalogue import LEVELS, load_catalogue
 from conformance.cli import EXIT_CODES_HELP, build_parser
+from conformance.fleet import fleet_parser, merge_parser
 from conformance.config import OPTIONS, resolve
 from conformance import verdict as verdict_module
 
@@ -38,6 +39,10 @@ GENERATOR = ROOT / "tools" / "gen_requirements.py"
 CI_DIR = ROOT / "docs" / "ci"
 GITHUB = CI_DIR / "github-actions.yml"
 GITLAB = CI_DIR / "gitlab-ci.yml"
+GITHUB_FLEET = CI_DIR / "github-actions-fleet.yml"
+GITLAB_FLEET = CI_DIR / "gitlab-ci-fleet.yml"
+RECIPES = [GITHUB, GITLAB, GITHUB_FLEET, GITLAB_FLEET]
+RECIPE_IDS = ["github", "gitlab", "github-fleet", "gitlab-fleet"]
 CHANGELOG = ROOT / "CHANGELOG.md"
 SECRET_OPTIONS = ("--token", "--other-token")
 TOKEN_VARIABLES = ("CALLS_API_TOKEN", "CALLS_API_OTHER_TOKEN")
@@ -106,9 +111,9 @@ def test_the_source_scan_agrees_with_the_collected_marks(suite_requirements: dic
 # --- README.md -----------------------------------------------------------------------------------
 
 
-def _option_strings() -> list[str]:
-    return sorted({s for action in build_parser()._actions for s in action.option_strings if s.startswith("--")}
-                  - {"--help"})
+def _option_strings(parser: Any = None) -> list[str]:
+    parser = parser or build_parser()
+    return sorted({s for action in parser._actions for s in action.option_strings if s.startswith("--")} - {"--help"})
 
 
 def test_readme_documents_every_option_and_its_environment_variable() -> None:
@@ -217,21 +222,29 @@ def _recipe_commands(path: Path) -> list[list[str]]:
     return [words for script in _scripts(_load(path)) for words in _commands(script)]
 
 
-@pytest.mark.parametrize("path", [GITHUB, GITLAB], ids=["github", "gitlab"])
+def _assert_known(path: Path, words: list[str], known: set[str]) -> None:
+    for word in words:
+        if word.startswith("--") and word != "--":
+            assert word.split("=", 1)[0] in known, f"{path.name}: calls-conformance has no option {word}"
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=RECIPE_IDS)
 def test_ci_recipe_runs_the_suite_with_known_options_only(path: Path) -> None:
     commands = _recipe_commands(path)
     assert commands, f"{path.name} never runs calls-conformance"
-    known = set(_option_strings())
     for words in commands:
         if words[:1] == ["reference"]:
             continue
-        for word in words:
-            if word.startswith("--"):
-                name = word.split("=", 1)[0]
-                assert name in known, f"{path.name}: calls-conformance has no option {name}"
+        subcommand = {"fleet": fleet_parser, "merge": merge_parser}.get(words[0] if words else "")
+        if subcommand:
+            # A fleet's own options, then after `--` what it gives to every run: options of the suite.
+            at = words.index("--") if "--" in words else len(words)
+            _assert_known(path, words[1:at], set(_option_strings(subcommand())))
+            words = words[at + 1:]
+        _assert_known(path, words, set(_option_strings()))
 
 
-@pytest.mark.parametrize("path", [GITHUB, GITLAB], ids=["github", "gitlab"])
+@pytest.mark.parametrize("path", RECIPES, ids=RECIPE_IDS)
 def test_ci_recipe_puts_no_token_on_a_command_line(path: Path) -> None:
     for script in _scripts(_load(path)):
         for words in _commands(script):
@@ -269,6 +282,38 @@ def test_gitlab_job_publishes_junit_and_keeps_the_reports() -> None:
         assert artifacts.get("when") == "always", f"{name}: reports must be kept when the run fails"
         assert any(str(p).rstrip("/") == "reports" for p in artifacts.get("paths", [])), f"{name}: reports/ not kept"
         assert artifacts.get("reports", {}).get("junit") == "reports/junit.xml", f"{name}: no junit report"
+
+
+def test_github_fleet_runs_one_job_per_target_and_merges_them_whatever_they_did() -> None:
+    jobs = _load(GITHUB_FLEET)["jobs"]
+    target, merge = jobs["target"], jobs["matrix"]
+    assert target["strategy"]["fail-fast"] is False and len(target["strategy"]["matrix"]["include"]) >= 2
+    assert "matrix.target" in target["env"]["CALLS_API_PROFILE"]
+    assert "secrets[" in target["env"]["CALLS_API_TOKEN"], "each target needs its own token"
+    uploads = [s for s in target["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact")]
+    assert uploads and all("always()" in str(s.get("if", "")) for s in uploads)
+    assert "matrix.target" in uploads[0]["with"]["name"]
+    assert merge["needs"] == "target" and "always()" in merge["if"]
+    downloads = [s for s in merge["steps"] if str(s.get("uses", "")).startswith("actions/download-artifact")]
+    assert downloads and downloads[0]["with"]["pattern"] == "calls-api-reports-*"
+    merges = [w for s in merge["steps"] for w in _commands(s.get("run", ""))]
+    assert merges and merges[0][0] == "merge" and downloads[0]["with"]["path"] in merges[0]
+    assert any("matrix.md" in s.get("run", "") and "GITHUB_STEP_SUMMARY" in s.get("run", "") for s in merge["steps"])
+
+
+def test_gitlab_fleet_runs_a_parallel_matrix_and_merges_whatever_it_did() -> None:
+    pipeline = _load(GITLAB_FLEET)
+    target, merge = pipeline["conformance-target"], pipeline["fleet-matrix"]
+    targets = target["parallel"]["matrix"][0]["TARGET"]
+    assert len(targets) >= 2
+    runs = [w for w in _commands("\n".join(target["script"]))]
+    assert runs and "$TARGET" in " ".join(runs[0]) and "--profile" in runs[0]
+    assert target["artifacts"]["when"] == "always" and "reports/" in target["artifacts"]["paths"]
+    assert target["artifacts"]["reports"]["junit"] == "reports/*/junit.xml"
+    assert merge["when"] == "always" and merge["needs"][0]["job"] == "conformance-target"
+    merges = [w for w in _commands("\n".join(merge["script"]))]
+    assert merges and merges[0][0] == "merge" and "reports/" in merges[0]
+    assert merge["artifacts"]["when"] == "always" and "fleet/" in merge["artifacts"]["paths"]
 
 
 # --- CHANGELOG.md and the version ---------------------------------------------------------------

@@ -34,6 +34,7 @@ REQUIRED_FILES = (
     "conformance/suite/conformance.ini",
     "conformance/suite/test_lifecycle.py",
     "conformance/reference/__main__.py",
+    "conformance/waivers-examples/example.toml",
 )
 
 

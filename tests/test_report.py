@@ -82,6 +82,9 @@ SAMPLES = [
         "XFAIL ADVICE: CALLS-CREATE-REJECTS-MISTYPED [CF108] create with an invalid body (from over 256 characters): "
         "answered 201, expected a 4xx refusal\n\nconformance.checks.RequirementViolation: CALLS-CREATE-REJECTS-MISTYPED "
         "[CF108] create with an invalid body")),
+    ("Waived deviation", "skipped", *_single(
+        "WAIVED: deletes answer 200 (https://tracker.example.net/T-1)\n\n"
+        "conformance.checks.RequirementViolation: CALLS-DELETE-204 [CF101] delete: answered 200, expected 204")),
 ]
 
 

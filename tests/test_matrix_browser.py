@@ -1,0 +1,68 @@
+"""The fleet matrix page as a reader finds it: opened from disk in headless Chromium, one column per target.
+
+Needs the Debian packages `chromium` and `chromium-driver` (skipped without them; nothing is downloaded).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance import matrix
+from gate_helpers import TEST, make_verdict
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+CHROME_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--window-size=1400,1000")
+TARGETS = ("eu-prod", "us-prod", "staging")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    if CHROMIUM is None or CHROMEDRIVER is None:
+        pytest.skip("headless Chromium is not installed (Debian packages chromium and chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (*CHROME_FLAGS, f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def test_matrix_page_shows_a_column_per_target_with_its_cells(tmp_path: Path, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    verdicts = [make_verdict(), make_verdict({"CALLS-DELETE-204": [("CF101", TEST)]}),
+                make_verdict({"CALLS-CREATE-201": [("CF101", "t")]})]
+    runs = []
+    for name, verdict in zip(TARGETS, verdicts):
+        (tmp_path / name).mkdir()
+        verdict["target"]["name"] = name
+        (tmp_path / name / "verdict.json").write_text(json.dumps(verdict), encoding="utf-8")
+        runs.append(matrix.read_run(tmp_path / name))
+    matrix.write(runs, tmp_path / "out")
+    browser.get((tmp_path / "out" / matrix.MATRIX_HTML).resolve().as_uri())
+    heads = browser.find_elements(By.CSS_SELECTOR, "th.target")
+    assert [h.get_attribute("data-target") for h in heads] == list(TARGETS)
+    assert all(h.is_displayed() for h in heads)
+    row = browser.find_element(By.ID, "CALLS-DELETE-204")
+    cells = [c.text.split("\n")[0] for c in row.find_elements(By.TAG_NAME, "td")[1:]]
+    assert cells == ["PASS", "FAIL", "PASS"]
+    row = browser.find_element(By.ID, "CALLS-CREATE-201")
+    assert [c.text.split("\n")[0] for c in row.find_elements(By.TAG_NAME, "td")[1:]] == ["PASS", "PASS", "WARN"]
+    failing = browser.find_element(By.CSS_SELECTOR, "#CALLS-DELETE-204 td.FAIL")
+    assert failing.get_attribute("title").startswith("[CF101]")
+    browser.save_screenshot(str(tmp_path / "out" / "matrix.png"))
