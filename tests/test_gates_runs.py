@@ -112,7 +112,7 @@ def test_a_waived_should_fault_is_conformant_with_waivers_in_every_report(profil
     assert done.returncode == 0, done.stdout[-3000:]
     assert verdict["verdict"] == "CONFORMANT-WITH-WAIVERS" and verdict["counts"]["waived"] == 1
     assert "CONFORMANT WITH WAIVERS: every failure is a known deviation" in done.stdout
-    assert "WAIVED       SHOULD CALLS-CREATE-201" in done.stdout
+    assert "WAIVED       SHOULD   CALLS-CREATE-201" in done.stdout
     skipped = [s.get("message") for s in ET.parse(tmp_path / "reports" / "junit.xml").iter("skipped")]
     assert "WAIVED: known deviation (https://tracker.example.net/T-7)" in skipped
     results = [json.loads(p.read_text()) for p in (tmp_path / "reports" / "allure-results").glob("*-result.json")]
