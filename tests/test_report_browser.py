@@ -140,6 +140,22 @@ def _statistic(driver: Any, name: str) -> int | None:
     return int(numbers[-1]) if numbers else None
 
 
+def _click_first_shown(browser: Any, selector: str, what: str) -> None:
+    """Click the first displayed element matching `selector`; the report re-renders its tree while a search
+    settles, so an element found a moment ago may be gone: look again until one click lands."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def click(driver: Any) -> bool:
+        shown = [e for e in driver.find_elements(By.CSS_SELECTOR, selector) if e.is_displayed()]
+        if shown:
+            shown[0].click()
+        return bool(shown)
+
+    WebDriverWait(browser, 10, ignored_exceptions=(StaleElementReferenceException,)).until(click, what)
+
+
 def test_html_report_shows_totals_and_the_failing_requirement(failing_run: dict[str, Any], http_root: str,
                                                               browser: Any) -> None:
     from selenium.webdriver.common.by import By
@@ -163,9 +179,7 @@ def test_html_report_shows_totals_and_the_failing_requirement(failing_run: dict[
     search.send_keys(REQUIREMENT)
     title = load_catalogue()[REQUIREMENT].title
     _wait_for(browser, lambda t: title in t, "the search did not find the failing requirement's story")
-    rows = [e for e in browser.find_elements(By.CSS_SELECTOR, "[data-testid='tree-leaf']") if e.is_displayed()]
-    assert rows, "no test listed under the failing requirement"
-    rows[0].click()
+    _click_first_shown(browser, "[data-testid='tree-leaf']", "no test listed under the failing requirement")
     _wait_for(browser, lambda t: f"{REQUIREMENT} [" in t and "Failed" in t, "the failing test did not open")
     browser.save_screenshot(str(shots / "failing-test.png"))
 
