@@ -685,7 +685,7 @@ class WindowNeverExpires(Behaviour):
 # ===================================================================================== lifecycle
 @fault("completed-back-to-in-progress", "CALLS-LIFECYCLE-MONOTONIC",
        "Once a call has been reported completed, later gets and lists report it in-progress/200 again.",
-       also=("CALLS-WINDOW-VISIBLE",))
+       also=("CALLS-WINDOW-VISIBLE", "CALLS-DELETE-ONLY-TARGET"))
 class CompletedBackToInProgress(Behaviour):
     def __init__(self, settings: ReferenceSettings, clock: Clock) -> None:
         super().__init__(settings, clock)
