@@ -48,10 +48,21 @@ def _how(record: Record) -> str:
         record.operation or "", "request")
 
 
+def _named_again(call: CallModel) -> Record | None:
+    """The first create that answered this sid after an earlier answer had already named it, or None. Such a
+    sid names two calls: that is CALLS-CREATE-NEW-SID's to judge, and no other invariant's."""
+    for create in call.creates:
+        if any(r is not create and r.received <= create.sent for r in call.mentions()):
+            return create
+    return None
+
+
 def same_everywhere(model: Model) -> list[Contradiction]:
     """A call shows the same unchangeable fields in every answer that shows it, list item or get."""
     found = []
     for call in model.calls.values():
+        if _named_again(call) is not None:
+            continue
         first: dict[str, tuple[object, Record]] = {}
         for seen in call.seen:
             for name in IMMUTABLE_FIELDS:
@@ -76,7 +87,7 @@ def final_stays_final(model: Model) -> list[Contradiction]:
     found = []
     for call in model.calls.values():
         ended = call.first_ended()
-        if ended is None:
+        if ended is None or _named_again(call) is not None:
             continue
         for seen in call.seen:
             if seen is ended or not after(seen.record, ended.record):
@@ -99,15 +110,13 @@ def creates_name_new_calls(model: Model) -> list[Contradiction]:
     """Every successful create names a call no answer before it had named."""
     found = []
     for call in model.calls.values():
-        for create in call.creates:
-            earlier = [r for r in call.mentions() if r is not create and r.received <= create.sent]
-            if earlier:
-                first = earlier[0]
-                found.append(Contradiction(
-                    "CALLS-CREATE-NEW-SID", "CF116",
-                    f"the create of {create.label()} answered sid {call.sid}, which {first.label()} "
-                    f"({_how(first)}) had already named before that create was sent", (first, create)))
-                break
+        create = _named_again(call)
+        if create is not None:
+            first = next(r for r in call.mentions() if r is not create and r.received <= create.sent)
+            found.append(Contradiction(
+                "CALLS-CREATE-NEW-SID", "CF116",
+                f"the create of {create.label()} answered sid {call.sid}, which {first.label()} "
+                f"({_how(first)}) had already named before that create was sent", (first, create)))
     return found[:MAX_PER_INVARIANT]
 
 
@@ -122,7 +131,7 @@ def deleted_stays_gone(model: Model) -> list[Contradiction]:
         for delete in call.deletes:
             if not after(delete, ended.record):
                 continue  # not known to have ended before the delete was handled
-            if any(c.received > delete.sent for c in call.creates):
+            if _named_again(call) is not None:
                 continue
             back = next((s for s in call.seen if after(s.record, delete)), None)
             if back is not None:
