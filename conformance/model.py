@@ -29,13 +29,31 @@ class Observation:
         return self.fields.get("call_status") in TERMINAL_STATUSES
 
 
+DIRECTIONS = frozenset({"inbound", "outbound"})
+
+
+STATUSES = TERMINAL_STATUSES | {"queued", "trying", "ringing", "early-media", "in-progress"}
+
+
+def _comparable(fields: dict[str, Any], record: Record) -> dict[str, Any]:
+    """The fields an answer shows, less those it already shows wrong on its own (another requirement's: an
+    account_sid not the path's, a direction or status outside its enum, a SIP status or duration that is no
+    integer), so that one defect costs one requirement."""
+    wrong = {name for name, value in fields.items() if
+             (name == "account_sid" and value != record.account_sid)
+             or (name == "direction" and value not in DIRECTIONS)
+             or (name == "call_status" and value not in STATUSES)
+             or (name in ("sip_status", "duration") and (not isinstance(value, int) or isinstance(value, bool)))}
+    return {name: value for name, value in fields.items() if name not in wrong} if wrong else fields
+
+
 @dataclass
 class CallModel:
     sid: str
     seen: list[Observation] = field(default_factory=list)  # in the order their answers completed
     creates: list[Record] = field(default_factory=list)  # 2xx creates that named this sid
     deletes: list[Record] = field(default_factory=list)  # 2xx deletes of this sid
-    absent: list[Record] = field(default_factory=list)  # 404s to a get of this sid
+    absent: list[Record] = field(default_factory=list)  # 404s to a get of this sid, lists that lack it
 
     def first_ended(self) -> Observation | None:
         return next((o for o in self.seen if o.ended), None)
@@ -59,6 +77,7 @@ class Model:
 def build(records: list[Record]) -> Model:
     """The model of the target's calls seen in `records` (a snapshot of the history)."""
     model = Model(records=len(records))
+    lists: list[tuple[Record, set[str]]] = []
     for record in records:
         body = record.body
         if record.operation == "createCall" and record.ok and isinstance(body, dict):
@@ -67,13 +86,22 @@ def build(records: list[Record]) -> Model:
                 model.call(sid).creates.append(record)
         elif record.operation == "getCall" and record.call_sid:
             if record.ok and isinstance(body, dict) and body.get("call_sid") == record.call_sid:
-                model.call(record.call_sid).seen.append(Observation(record, "get", body))
+                model.call(record.call_sid).seen.append(Observation(record, "get", _comparable(body, record)))
             elif record.status == 404:
                 model.call(record.call_sid).absent.append(record)
         elif record.operation == "listCalls" and record.ok and isinstance(body, list):
+            listed = set()
             for item in body:
                 if isinstance(item, dict) and isinstance(item.get("call_sid"), str) and item["call_sid"]:
-                    model.call(item["call_sid"]).seen.append(Observation(record, "list", item))
+                    listed.add(item["call_sid"])
+                    model.call(item["call_sid"]).seen.append(Observation(record, "list", _comparable(item, record)))
+            lists.append((record, listed))
         elif record.operation == "deleteCall" and record.ok and record.call_sid:
             model.call(record.call_sid).deletes.append(record)
+    # A list of an account that does not show a call deleted from that account shows it gone.
+    for call in model.calls.values():
+        for delete in call.deletes:
+            call.absent += [r for r, listed in lists if r.account_sid == delete.account_sid
+                            and r.sent >= delete.received and call.sid not in listed]
+        call.absent.sort(key=lambda r: r.index)
     return model

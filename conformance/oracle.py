@@ -13,7 +13,7 @@ from typing import Callable
 
 from conformance.checks import ACTIVE_STATUSES, RequirementViolation
 from conformance.history import Record
-from conformance.model import CallModel, Model
+from conformance.model import CallModel, Model, Observation
 
 #: Fields of a call that cannot change while the run watches it (D-41). Optional ones (application_sid,
 #: originating_*) may be shown only once known: they are compared only when both observations carry them.
@@ -133,16 +133,33 @@ def deleted_stays_gone(model: Model) -> list[Contradiction]:
                 continue  # not known to have ended before the delete was handled
             if _named_again(call) is not None:
                 continue
-            back = next((s for s in call.seen if after(s.record, delete)), None)
+            back = _back_after_gone(call, delete)
             if back is not None:
+                gone, again = back
                 found.append(Contradiction(
                     "CALLS-DELETED-STAYS-GONE", "CF117",
-                    f"call {call.sid} had ended ({ended.record.label()}) and was deleted ({delete.label()}); "
-                    f"{back.record.label()} ({_how(back.record)}) shows it again", (ended.record, delete, back.record)))
+                    f"call {call.sid} had ended ({ended.record.label()}), was deleted ({delete.label()}) and was "
+                    f"gone ({gone.label()}, {_how(gone)}); {again.record.label()} ({_how(again.record)}) shows it "
+                    f"again", (ended.record, delete, gone, again.record)))
                 break
         if len(found) >= MAX_PER_INVARIANT:
             break
     return found
+
+
+def _back_after_gone(call: CallModel, delete: Record) -> tuple[Record, Observation] | None:
+    """An answer showing the call after the same kind of answer had shown it gone since the delete (a get
+    after a 404, a list after a list without it). Still there right after the delete is
+    CALLS-DELETE-REMOVES's; only gone and then back is this invariant's."""
+    for seen in call.seen:
+        if not after(seen.record, delete):
+            continue
+        kind = "getCall" if seen.via == "get" else "listCalls"
+        gone = next((r for r in call.absent if r.operation == kind and after(r, delete) and after(seen.record, r)),
+                    None)
+        if gone is not None:
+            return gone, seen
+    return None
 
 
 #: requirement -> the invariant that judges it

@@ -207,7 +207,7 @@ class ForeignApplicationAccepted(Behaviour):
 
 @fault("list-foreign-calls", "CALLS-ISOLATION-LIST",
        "An account's list also shows every other account's calls, relabelled with this account's sid.",
-       also=("CALLS-GET-200",))
+       also=("CALLS-GET-200", "CALLS-SAME-EVERYWHERE"))
 class ListForeignCalls(Behaviour):
     def list_calls(self, ctx: Context) -> list[CallRecord]:
         return [r if r.account_sid == ctx.account_sid else r.with_changes(account_sid=ctx.account_sid)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import pytest
 
+import uuid
+
 from conformance.checks import RequirementViolation, violation
 from conformance.client import REDACT
 
@@ -58,7 +60,7 @@ def test_identifier_one_character_off_does_not_answer_for_the_call(kind, api, re
 def test_identifier_in_upper_case_answers_the_same_call_or_none(api, real_sid) -> None:
     response = api.get_call(real_sid.upper())
     body = response.success_json()
-    if isinstance(body, dict) and str(body.get("call_sid", "")).lower() != real_sid.lower():
+    if isinstance(body, dict) and "call_sid" in body and str(body["call_sid"]).lower() != real_sid.lower():
         raise violation("CALLS-SID-EXACT", "CF118", f"a get of {real_sid.upper()} (the upper-case form of "
                         f"{real_sid}) answered {response.status} with another call, {body.get('call_sid')!r}",
                         response)
@@ -84,6 +86,8 @@ def test_credential_almost_the_account_token_is_refused(kind, api, target) -> No
     if near in target.secrets:
         pytest.skip("the near miss is another configured token")
     REDACT.add(near)  # almost the secret: shown nowhere either
+    if api.request("GET", api.calls_path(), authorization=f"Bearer {uuid.uuid4()}").status < 400:
+        pytest.skip("not judged: an unknown token is served too (CALLS-AUTH-REQUIRED's defect, not a near miss)")
     response = api.request("GET", api.calls_path(), authorization=f"Bearer {near}")
     if 400 <= response.status < 500:
         return
