@@ -989,3 +989,14 @@ def test_each_account_may_name_its_own_application_but_not_the_others() -> None:
     assert c.create(call_body(application_sid=ACCOUNT_A.application_sid)).status_code == 201
     assert c.create(call_body(application_sid=ACCOUNT_B.application_sid)).status_code == 400
     assert c.create(call_body(application_sid=ACCOUNT_A.application_sid), ACCOUNT_B).status_code == 400
+
+
+def test_open_ends_variant_writes_a_call_deleted_while_live_again_at_its_next_status_change() -> None:
+    c = ReferenceClient(variant="open-ends")
+    sid = create(c)
+    delete(c, sid)
+    assert fetch(c, sid) is None and sid not in listed_sids(c)
+    c.advance(5)
+    assert fetch(c, sid) is not None and sid in listed_sids(c)
+    listed = list_calls(c)
+    assert list(listed[0])[0] != "service_url" and "region" in listed[0]
