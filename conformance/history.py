@@ -4,10 +4,13 @@
 the run's sessions all share the run's one `History`. The oracle (oracle.py) judges it at the end of the
 run, through the model of the target's calls (model.py).
 
-Memory stays bounded whatever the run's length: at most MAX_RECORDS records are kept (a 600 s window run
-makes a few thousand exchanges), the JSON body of an answer is decoded only when it is a 2xx answer of a
-call operation no larger than MAX_BODY_BYTES, and a list keeps at most MAX_LIST_ITEMS call objects.
-Records beyond the cap are counted (`dropped`), not kept: the oracle says it judged a part of the run.
+Memory stays bounded whatever the run's length or the target's answers: at most MAX_RECORDS records are
+kept (a default run makes about a thousand exchanges, a 600 s window run little more), each with its
+redacted exchange (bodies already cut to a few thousand characters by the client); the JSON body of an
+answer is decoded only when it is a 2xx answer of a call operation no larger than MAX_BODY_BYTES, and
+only while the bodies decoded so far stay under MAX_DECODED_BYTES in all; a list keeps at most
+MAX_LIST_ITEMS call objects. Records beyond the cap are counted (`dropped`), not kept, and so are bodies
+not decoded (`undecoded`): the oracle then judges the part of the run it kept.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from conformance.client import Exchange, loads_bounded
 MAX_RECORDS = 20_000
 MAX_BODY_BYTES = 256 * 1024
 MAX_LIST_ITEMS = 500
+MAX_DECODED_BYTES = 8 * 1024 * 1024  # of JSON text, over the whole run
 
 _CALLS_PATH = re.compile(r"/Accounts/([^/]+)/Calls(?:/([^/]+))?/?$")
 _OPERATIONS = {("GET", False): "listCalls", ("POST", False): "createCall",
@@ -75,6 +79,8 @@ class History:
         self._tokens = dict(tokens or {})  # configured token -> its account sid; never written anywhere
         self.keep = keep
         self.dropped = 0
+        self.undecoded = 0  # 2xx call answers whose body was not decoded: the run's decoding budget was spent
+        self._decoded = 0
 
     def add(self, exchange: Exchange, authorization: str | None, sent: float, content: bytes | None) -> None:
         """Record one completed (or failed: no status) exchange; `content` is the raw body read."""
@@ -85,7 +91,8 @@ class History:
             token_account = self._tokens.get(authorization[7:])
         body = None
         if operation is not None and exchange.status is not None and 200 <= exchange.status < 300 \
-                and content and len(content) <= MAX_BODY_BYTES and exchange.over_cap is None:
+                and content and len(content) <= MAX_BODY_BYTES and exchange.over_cap is None \
+                and self._spend(len(content)):
             try:
                 body = loads_bounded(content.decode("utf-8"))
             except ValueError:
@@ -98,6 +105,14 @@ class History:
                 return
             self._records.append(Record(len(self._records) + 1, exchange, sent, received, time.time(), operation,
                                         account, call, token_account, body))
+
+    def _spend(self, size: int) -> bool:
+        with self._lock:
+            if self._decoded + size > MAX_DECODED_BYTES:
+                self.undecoded += 1
+                return False
+            self._decoded += size
+            return True
 
     def records(self) -> list[Record]:
         """A snapshot, in the order the exchanges completed."""

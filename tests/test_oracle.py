@@ -157,3 +157,30 @@ def test_a_deleted_call_still_there_at_once_is_left_to_the_delete_requirement() 
     run.add("DELETE", f"/Accounts/{ACCOUNT}/Calls/{SID}", 204, None, at=1)
     run.list([call()], at=2)
     assert run.judge("CALLS-DELETED-STAYS-GONE") == []
+
+
+def test_history_stops_decoding_bodies_when_its_budget_is_spent(monkeypatch) -> None:
+    import conformance.history as history_module
+
+    monkeypatch.setattr(history_module, "MAX_DECODED_BYTES", 10)
+    history = History()
+    exchange = Exchange("GET", f"{BASE}/Accounts/{ACCOUNT}/Calls", {}, None, status=200)
+    history.add(exchange, None, 0.0, b"[1, 2]")
+    history.add(exchange, None, 0.0, b"[3, 4, 5]")
+    first, second = history.records()
+    assert first.body == [1, 2] and second.body is None and history.undecoded == 1
+
+
+def test_a_session_records_a_failed_exchange_with_no_status() -> None:
+    import pytest
+    import requests
+
+    from conformance.client import ExchangeLog, RateLimiter, TargetSession, TargetUnavailable
+
+    history = History()
+    session = TargetSession(timeout=2, verify=True, limiter=RateLimiter(0), log=ExchangeLog(), token_envs={},
+                            history=history)
+    with pytest.raises(TargetUnavailable):
+        session.send(requests.Request("GET", f"http://127.0.0.1:9/v1/Accounts/{ACCOUNT}/Calls").prepare())
+    (record,) = history.records()
+    assert record.status is None and record.operation == "listCalls" and record.account_sid == ACCOUNT
