@@ -80,7 +80,7 @@ NEAR_TOKENS = {
 @pytest.mark.requirements("CALLS-AUTH-NEAR-MISS")
 @pytest.mark.parametrize("kind", list(NEAR_TOKENS))
 def test_credential_almost_the_account_token_is_refused(kind, api, target) -> None:
-    if len(target.token) < 2:
+    if not target.token or len(target.token) < 2:
         pytest.skip("the token is too short to take a near miss of")
     near = NEAR_TOKENS[kind](target.token)
     if near in target.secrets:
@@ -99,6 +99,8 @@ def test_credential_almost_the_account_token_is_refused(kind, api, target) -> No
 @pytest.mark.requirements("CALLS-AUTH-SCHEME-CASE")
 @pytest.mark.parametrize("scheme", ["bearer", "BEARER"])
 def test_bearer_scheme_in_other_letter_cases_is_accepted(scheme, api, target) -> None:
+    if not target.token:
+        pytest.skip("no token configured")
     response = api.request("GET", api.calls_path(), authorization=f"{scheme} {target.token}")
     if 200 <= response.status < 300:
         return
