@@ -13,7 +13,9 @@ Failure codes:
   CF104 body is not the JSON shape CF105 value outside its enum        CF106 body where none belongs
   CF107 record differs from request CF108 refused request gave data   CF109 still present
   CF110 missing                     CF111 status went backwards         CF112 unexpected side effect
-  CF113 call did not end in time
+  CF113 call did not end in time    CF114 observations of a call disagree
+  CF115 an ended call changed       CF116 a create named a known sid   CF117 a deleted call came back
+  CF118 answered for another sid    CF119 near-miss credential served  CF120 scheme case refused
 Schemathesis' own checks keep their codes (ST101...).
 """
 
@@ -36,16 +38,22 @@ REFUSAL_STATUSES = frozenset({401, 403, 404})
 class RequirementViolation(AssertionError):
     """A requirement of the catalogue was seen broken."""
 
-    def __init__(self, requirement: str, code: str, message: str, exchange: Exchange | None = None) -> None:
+    def __init__(self, requirement: str, code: str, message: str, exchange: Exchange | None = None,
+                 evidence: list[tuple[str, Exchange]] | None = None) -> None:
         self.requirement = requirement
         self.code = code
         self.message = REDACT(message)  # it may quote what the target sent, which may echo a secret
         self.exchange = exchange
+        # Exchanges that contradict each other, each with its label ("exchange #12"): `exchange` is the first.
+        self.evidence = list(evidence or [])
         super().__init__(self.render())
 
     def render(self) -> str:
         text = f"{self.requirement} [{self.code}] {self.message}"
-        if self.exchange is not None:
+        if self.evidence:
+            for label, exchange in self.evidence:  # the message names each with its curl line
+                text += f"\n  {label}: {exchange.describe()}"
+        elif self.exchange is not None:
             text += f"\n  observed: {self.exchange.describe()}\n  reproduce: {self.exchange.curl()}"
         return text
 

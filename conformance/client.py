@@ -348,12 +348,13 @@ class TargetSession(requests.Session):
     def __init__(self, *, timeout: float, verify: bool | str, limiter: RateLimiter, log: ExchangeLog,
                  token_envs: dict[str, str], max_429_retries: int = 4, max_body_bytes: int = MAX_BODY_BYTES,
                  budget: float | None = None, on_wait: Callable[[str], None] | None = None,
-                 parent: "TargetSession | None" = None) -> None:
+                 parent: "TargetSession | None" = None, history: Any = None) -> None:
         super().__init__()
         self.timeout = timeout
         self.verify = verify
         self.limiter = limiter
         self.log = log
+        self.history = history  # the run's conformance.history.History: every exchange is recorded in it
         self.token_envs = token_envs  # configured token -> the environment variable a curl command names
         self.max_429_retries = max_429_retries
         self.max_body_bytes = max_body_bytes
@@ -504,6 +505,7 @@ class TargetSession(requests.Session):
             else:
                 failure = _transport_failure(error, what, request, total, headers_in, received)
             self.log.total += 1
+            self._record(exchange, request, started, None)
             if failure.kind == "timeout" and remaining is not None and remaining < timeout:
                 raise self.stop(f"the run budget ran out after {self.sent_by_run()} requests (--run-budget)",
                                 "run-budget") from None
@@ -520,7 +522,13 @@ class TargetSession(requests.Session):
             exchange.response_body += f"\n(body over the {raw.truncated}-byte cap: not read further)"
         raw.exchange = exchange  # type: ignore[attr-defined]
         self.log.add(exchange)
+        self._record(exchange, request, started, raw._content)
         return raw
+
+    def _record(self, exchange: Exchange, request: requests.PreparedRequest, started: float,
+                content: bytes | None) -> None:
+        if self.history is not None:
+            self.history.add(exchange, request.headers.get("Authorization"), started, content)
 
 
 class _Stalled(Exception):

@@ -21,6 +21,7 @@ from conformance.checks import Judgement, RequirementViolation, judgement, viola
 from conformance.client import (REDACT, ApiClient, ExchangeLog, RateLimited, RateLimiter, TargetFailed, TargetSession,
                                TargetUnavailable, cut_words)
 from conformance.config import ConfigError, TargetConfig
+from conformance.history import History
 
 _STRICT_PYTEST_NAME = "should-strict"  # pytest owns --strict; the console command maps its --strict here
 
@@ -125,6 +126,7 @@ class Run:
     visibility: Any = None  # the background retention-window watch, when its tests are selected
     waivers: Any = None  # conformance.waivers.Waivers of this target, with --waivers
     baseline: Any = None  # (path, verdict) read from --baseline
+    history: History = field(default_factory=History)  # every exchange of the run, for the oracle
 
     def __post_init__(self) -> None:
         self.budget = CallBudget(self)
@@ -180,12 +182,16 @@ def pytest_configure(config: pytest.Config) -> None:
     token_envs = {cfg.token: "CALLS_API_TOKEN"}
     if cfg.other_token:
         token_envs[cfg.other_token] = "CALLS_API_OTHER_TOKEN"
+    tokens = {cfg.token: cfg.account_sid}
+    if cfg.has_other_account and cfg.other_token:
+        tokens[cfg.other_token] = cfg.other_account_sid
+    history = History(tokens)
     session = TargetSession(timeout=cfg.request_timeout, verify=cfg.verify, limiter=RateLimiter(cfg.rate_limit),
                             log=log, token_envs=token_envs, max_body_bytes=cfg.max_body_bytes,
-                            budget=cfg.run_budget, on_wait=_announcer(config))
+                            budget=cfg.run_budget, on_wait=_announcer(config), history=history)
     api = ApiClient(cfg.base_url, cfg.account_sid, cfg.token, session)
     other = ApiClient(cfg.base_url, cfg.other_account_sid, cfg.other_token, session) if cfg.has_other_account else None
-    config.stash[_RUN_KEY] = Run(cfg, api, other, log, verdict.Ledger(), reference=reference)
+    config.stash[_RUN_KEY] = Run(cfg, api, other, log, verdict.Ledger(), reference=reference, history=history)
     try:
         _load_gates(config.stash[_RUN_KEY])
     except (waiving.WaiverError, baselines.BaselineError) as error:
@@ -305,7 +311,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
     reporting.label_items(items, ledger.catalogue)
     # The retention-window tests assert last: their watch starts with the session and runs beside the rest.
-    items.sort(key=lambda item: item.get_closest_marker("window") is not None)
+    # The oracle judges what the whole run saw, the window watch's samples included: it runs last of all.
+    items.sort(key=lambda item: (item.get_closest_marker("oracle") is not None,
+                                 item.get_closest_marker("window") is not None))
 
 
 @pytest.hookimpl(trylast=True)

@@ -169,6 +169,12 @@ def attach_failure(violations: Iterable[Any], exchanges: Iterable[Any]) -> None:
         return
     text = allure.attachment_type.TEXT
     for v in violations:
+        if v.evidence:
+            # The exchanges that contradict each other, side by side in one attachment.
+            labels = " vs ".join(label for label, _ in v.evidence)
+            parts = [f"=== {label}\n{e.curl()}\n\n{e.as_text()}" for label, e in v.evidence]
+            allure.attach(REDACT(("\n\n" + "-" * 72 + "\n\n").join(parts)),
+                          name=f"{v.requirement} [{v.code}] contradiction: {labels}", attachment_type=text)
         if v.exchange is None:
             continue
         allure.attach(REDACT(v.exchange.curl()), name=f"{v.requirement} [{v.code}] reproduce with curl",

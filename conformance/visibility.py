@@ -522,7 +522,7 @@ def start_watch(run: Any) -> VisibilityWatch:
     # its own (its exchanges are not those of the test running meanwhile); the run's rate limit holds.
     session = TargetSession(timeout=shared.timeout, verify=shared.verify, limiter=shared.limiter,
                             log=ExchangeLog(keep=20), token_envs=dict(shared.token_envs),
-                            max_body_bytes=shared.max_body_bytes, parent=shared)
+                            max_body_bytes=shared.max_body_bytes, parent=shared, history=shared.history)
     client = ApiClient(cfg.base_url, cfg.account_sid, cfg.token, session)
     watch.client = client
 

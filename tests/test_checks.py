@@ -76,3 +76,16 @@ def test_a_call_listed_with_a_malformed_property_is_still_listed():
         listed = expect_call_list(response(body=[bad]), "list")
     assert listed == [] and sids_of(listed) == {CALL["call_sid"]}
     assert [v.requirement for v in found.violations] == ["CALLS-CALL-SCHEMA"]
+
+
+def test_a_violation_with_evidence_shows_every_contradicting_exchange() -> None:
+    from conformance.checks import RequirementViolation
+    from conformance.client import Exchange
+
+    first = Exchange("GET", "http://t/v1/Accounts/a/Calls", {}, None, status=200, response_body="[]")
+    second = Exchange("GET", "http://t/v1/Accounts/a/Calls/b", {}, None, status=200, response_body="{}")
+    v = RequirementViolation("CALLS-SAME-EVERYWHERE", "CF114", "they disagree", first,
+                             evidence=[("exchange #1", first), ("exchange #2", second)])
+    text = v.render()
+    assert "exchange #1: GET http://t/v1/Accounts/a/Calls -> 200" in text
+    assert "exchange #2: GET http://t/v1/Accounts/a/Calls/b -> 200" in text

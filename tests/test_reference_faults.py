@@ -642,6 +642,110 @@ def _method_unsupported(c: ReferenceClient) -> list[str]:
     return problems
 
 
+# ------------------------------------------------------------------------- judged across the run
+IMMUTABLE = ("account_sid", "direction", "from", "to", "call_id")
+
+
+@probe("CALLS-SAME-EVERYWHERE")
+def _same_everywhere(c: ReferenceClient) -> list[str]:
+    sid = create(c)
+    problems = []
+    for _ in range(3):
+        got = fetch(c, sid)
+        item = next((call for call in list_calls(c) if call.get("call_sid") == sid), None)
+        if got is None or item is None:
+            raise Inconclusive("the created call is not both gettable and listed")
+        for view in (got, item):  # a value its own answer already shows wrong is another requirement's
+            if view.get("account_sid") != ACCOUNT_A.sid:
+                view.pop("account_sid", None)
+            if view.get("direction") not in ("inbound", "outbound"):
+                view.pop("direction", None)
+        problems += [f"{name}: get {got.get(name)!r}, list {item.get(name)!r}" for name in IMMUTABLE
+                     if name in got and name in item and got[name] != item[name]]
+        c.advance(0.5)
+    return problems
+
+
+@probe("CALLS-ENDED-STAYS-FINAL")
+def _ended_stays_final(c: ReferenceClient) -> list[str]:
+    sid = create(c)
+    end = run_to_end(c, sid)[-1]
+    problems = []
+    for _ in range(3):
+        c.advance(c.settings.window * 0.2)
+        later = fetch(c, sid)
+        if later is None or later.get("call_status") not in TERMINAL:
+            continue  # expired, or active again (CALLS-LIFECYCLE-MONOTONIC's)
+        problems += [f"{name} {end.get(name)!r} -> {later.get(name)!r}" for name in ("call_status", "sip_status",
+                     "duration") if name in end and name in later and end[name] != later[name]]
+    return problems
+
+
+@probe("CALLS-CREATE-NEW-SID")
+def _create_new_sid(c: ReferenceClient) -> list[str]:
+    known = {call["call_sid"] for call in list_calls(c)}
+    first = create(c)
+    c.advance(2)
+    delete(c, first)
+    known.add(first)
+    problems = []
+    for _ in range(3):
+        sid = create(c)
+        if sid in known:
+            problems.append(f"a create answered the known sid {sid}")
+        known.add(sid)
+    return problems
+
+
+@probe("CALLS-DELETED-STAYS-GONE")
+def _deleted_stays_gone(c: ReferenceClient) -> list[str]:
+    sid = create(c)
+    run_to_end(c, sid)
+    delete(c, sid)
+    if present(c, sid):
+        raise Inconclusive("the deleted call is still there right after its delete (CALLS-DELETE-REMOVES)")
+    problems = []
+    for _ in range(3):
+        c.advance(1.0)
+        if present(c, sid):
+            problems.append("the deleted ended call is there again")
+    return problems
+
+
+@probe("CALLS-SID-EXACT")
+def _sid_exact(c: ReferenceClient) -> list[str]:
+    sid = create(c)
+    problems = []
+    for near in (sid[:-1] + ("1" if sid[-1] != "1" else "2"), ("1" if sid[0] != "1" else "2") + sid[1:], sid[:-1]):
+        body = body_of(c.get(near))
+        if isinstance(body, dict) and body.get("call_sid") == sid:
+            problems.append(f"a get of {near} answered the call {sid}")
+    response = c.get(sid.upper())
+    body = body_of(response) if response.status_code == 200 else None
+    if isinstance(body, dict) and "call_sid" in body and str(body["call_sid"]).lower() != sid:
+        problems.append(f"a get of the upper-case sid answered another call {body.get('call_sid')!r}")
+    return problems
+
+
+@probe("CALLS-AUTH-NEAR-MISS")
+def _auth_near_miss(c: ReferenceClient) -> list[str]:
+    token = ACCOUNT_A.token
+    if c.list(headers={"Authorization": f"Bearer {uuid.uuid4()}"}).status_code < 400:
+        raise Inconclusive("an unknown token is served too (CALLS-AUTH-REQUIRED)")
+    near = {"changed": token[:-1] + ("x" if token[-1] != "x" else "y"), "added": token + "x", "cut": token[:-1]}
+    return [f"token with a character {kind} answered {status}" for kind, value in near.items()
+            if not 400 <= (status := c.list(headers={"Authorization": f"Bearer {value}"}).status_code) < 500]
+
+
+@probe("CALLS-AUTH-SCHEME-CASE")
+def _auth_scheme_case(c: ReferenceClient) -> list[str]:
+    usual = c.list().status_code
+    if not 200 <= usual < 300:
+        raise Inconclusive(f"the list answers {usual} with `Bearer` too")
+    return [f"scheme {scheme!r} answered {status}" for scheme in ("bearer", "BEARER")
+            if (status := c.list(headers={"Authorization": f"{scheme} {ACCOUNT_A.token}"}).status_code) != usual]
+
+
 def judge(requirement: str, client: ReferenceClient) -> tuple[str, list[str]]:
     try:
         problems = PROBES[requirement](client)
@@ -887,3 +991,14 @@ def test_each_account_may_name_its_own_application_but_not_the_others() -> None:
     assert c.create(call_body(application_sid=ACCOUNT_A.application_sid)).status_code == 201
     assert c.create(call_body(application_sid=ACCOUNT_B.application_sid)).status_code == 400
     assert c.create(call_body(application_sid=ACCOUNT_A.application_sid), ACCOUNT_B).status_code == 400
+
+
+def test_open_ends_variant_writes_a_call_deleted_while_live_again_at_its_next_status_change() -> None:
+    c = ReferenceClient(variant="open-ends")
+    sid = create(c)
+    delete(c, sid)
+    assert fetch(c, sid) is None and sid not in listed_sids(c)
+    c.advance(5)
+    assert fetch(c, sid) is not None and sid in listed_sids(c)
+    listed = list_calls(c)
+    assert list(listed[0])[0] != "service_url" and "region" in listed[0]

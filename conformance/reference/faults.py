@@ -207,7 +207,7 @@ class ForeignApplicationAccepted(Behaviour):
 
 @fault("list-foreign-calls", "CALLS-ISOLATION-LIST",
        "An account's list also shows every other account's calls, relabelled with this account's sid.",
-       also=("CALLS-GET-200",))
+       also=("CALLS-GET-200", "CALLS-SAME-EVERYWHERE"))
 class ListForeignCalls(Behaviour):
     def list_calls(self, ctx: Context) -> list[CallRecord]:
         return [r if r.account_sid == ctx.account_sid else r.with_changes(account_sid=ctx.account_sid)
@@ -711,6 +711,113 @@ class NeverEnds(Behaviour):
         return Plan(stages, plan.answered_at, None)
 
 
+# ============================================================= the whole run (judged by the oracle)
+@fault("list-shows-another-call-id", "CALLS-SAME-EVERYWHERE",
+       "List items show a call_id of their own, not the one get shows for the same call.")
+class ListShowsAnotherCallId(Behaviour):
+    def view_call(self, ctx: Context, record: CallRecord) -> dict[str, Any]:
+        view = super().view_call(ctx, record)
+        if ctx.operation == LIST:
+            view["call_id"] = str(uuid.uuid5(uuid.NAMESPACE_OID, record.call_id))
+        return view
+
+
+@fault("ended-duration-grows", "CALLS-ENDED-STAYS-FINAL",
+       "An ended call's duration keeps growing after its end (by the seconds since it ended).")
+class EndedDurationGrows(Behaviour):
+    def status_of(self, record: CallRecord, now: float) -> Status:
+        status = super().status_of(record, now)
+        if status.duration is None or record.plan.ended_at is None:
+            return status
+        return Status(status.call_status, status.sip_status, status.duration + int(now - record.plan.ended_at))
+
+
+@fault("create-reuses-deleted-sid", "CALLS-CREATE-NEW-SID",
+       "A create after a delete names the new call with the deleted call's sid.")
+class CreateReusesDeletedSid(Behaviour):
+    def __init__(self, settings: ReferenceSettings, clock: Clock) -> None:
+        super().__init__(settings, clock)
+        self._free: list[str] = []
+
+    def on_delete(self, ctx: Context, record: CallRecord) -> Reply:
+        reply = super().on_delete(ctx, record)
+        if reply.status == 204:
+            with self.lock:
+                self._free.append(record.call_sid)
+        return reply
+
+    def new_record(self, ctx: Context, body: dict[str, Any]) -> CallRecord:
+        record = super().new_record(ctx, body)
+        with self.lock:
+            reused = self._free.pop() if self._free else None
+        return record.with_changes(call_sid=reused) if reused else record
+
+
+@fault("deleted-ended-call-returns", "CALLS-DELETED-STAYS-GONE",
+       "A call deleted after it had ended answers 404 at once, but comes back to get and list a second later "
+       "(and stays, whatever the window).")
+class DeletedEndedCallReturns(Behaviour):
+    RETURNS_AFTER = 1.0
+
+    def __init__(self, settings: ReferenceSettings, clock: Clock) -> None:
+        super().__init__(settings, clock)
+        self._ghosts: list[tuple[float, CallRecord]] = []
+
+    def on_delete(self, ctx: Context, record: CallRecord) -> Reply:
+        reply = super().on_delete(ctx, record)
+        now = self.clock.now()
+        if reply.status == 204 and record.plan.ended_at is not None and record.plan.ended_at <= now:
+            with self.lock:
+                self._ghosts.append((now + self.RETURNS_AFTER, record))
+        return reply
+
+    def _returned(self, account_sid: str | None) -> list[CallRecord]:
+        now = self.clock.now()
+        with self.lock:
+            return [r for due, r in self._ghosts if due <= now and r.account_sid == account_sid]
+
+    def find_call(self, ctx: Context) -> CallRecord | None:
+        found = super().find_call(ctx)
+        return found or next((r for r in self._returned(ctx.account_sid) if r.call_sid == ctx.call_sid), None)
+
+    def list_calls(self, ctx: Context) -> list[CallRecord]:
+        listed = super().list_calls(ctx)
+        return listed + [r for r in self._returned(ctx.account_sid) if r not in listed]
+
+
+@fault("sid-last-digit-ignored", "CALLS-SID-EXACT",
+       "A get whose call sid differs from a call's only in its last digit answers that call.")
+class SidLastDigitIgnored(Behaviour):
+    def find_call(self, ctx: Context) -> CallRecord | None:
+        found = super().find_call(ctx)
+        if found is not None or ctx.operation != GET or ctx.call_sid is None:
+            return found
+        return next((r for r in self.store.calls(ctx.account_sid) if r.call_sid[:-1] == ctx.call_sid[:-1]), None)
+
+
+@fault("token-last-character-ignored", "CALLS-AUTH-NEAR-MISS",
+       "A bearer token is accepted when it matches an account's token but for its last character (changed, "
+       "added or cut off).")
+class TokenLastCharacterIgnored(Behaviour):
+    def account_for_token(self, token: str) -> Account | None:
+        found = super().account_for_token(token)
+        if found is not None:
+            return found
+        return next((a for a in self.settings.accounts if len(a.token) > 1 and abs(len(token) - len(a.token)) <= 1
+                     and token[:len(a.token) - 1] == a.token[:-1]), None)
+
+
+@fault("scheme-case-sensitive", "CALLS-AUTH-SCHEME-CASE",
+       "The scheme is matched case-sensitively: `bearer TOKEN` and `BEARER TOKEN` answer 401.")
+class SchemeCaseSensitive(Behaviour):
+    def authenticate(self, ctx: Context) -> Account:
+        scheme, _ = parse_authorization(ctx.headers.get("authorization"))
+        if scheme is not None and scheme != "Bearer" and scheme.lower() == "bearer":
+            raise HttpError(401, "unsupported authorization scheme", {"WWW-Authenticate": "Bearer"},
+                            reason="auth-scheme")
+        return super().authenticate(ctx)
+
+
 # ====================================================================================== variants
 _PHRASES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
             413: "Payload Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Entity"}
@@ -847,3 +954,54 @@ class JambonzLike(_ExtraFields, _PlusDropped):
 
     def list_calls(self, ctx: Context) -> list[CallRecord]:
         return sorted(super().list_calls(ctx), key=lambda r: r.call_sid)
+
+
+@variant("open-ends",
+         "Differs from the reference wherever the document leaves it open: call fields in reverse order and with "
+         "extra ones, the list newest first, the lifecycle twice as slow, and a call deleted while live written "
+         "again (listed and gettable) at its next status change (D-21).")
+class OpenEnds(Behaviour):
+    REWRITE_AFTER = 0.3  # the next status change comes at least this long after the delete
+
+    def __init__(self, settings: ReferenceSettings, clock: Clock) -> None:
+        super().__init__(settings, clock)
+        self._rewrites: list[tuple[float, CallRecord]] = []
+
+    def view_call(self, ctx: Context, record: CallRecord) -> dict[str, Any]:
+        view = super().view_call(ctx, record)
+        view["region"] = "eu-west"
+        view["updated_by"] = {"node": "fs-2", "sequence": record.seq}
+        return dict(reversed(list(view.items())))
+
+    def plan_call(self, created_at: float, destination: str) -> Plan:
+        return plan_call(created_at, self.settings.timings.scaled(2), destination)
+
+    def on_delete(self, ctx: Context, record: CallRecord) -> Reply:
+        reply = super().on_delete(ctx, record)
+        now = self.clock.now()
+        if reply.status == 204:
+            changes = [s.at for s in record.plan.stages if s.at >= now + self.REWRITE_AFTER]
+            if changes:
+                with self.lock:
+                    self._rewrites.append((changes[0], record))
+        return reply
+
+    def _write_again(self) -> None:
+        """The call's next status update writes it again, as a media server's does (D-21)."""
+        now = self.clock.now()
+        with self.lock:
+            due = [r for at, r in self._rewrites if at <= now]
+            self._rewrites = [(at, r) for at, r in self._rewrites if at > now]
+        for record in due:
+            try:
+                self.store.add(record)
+            except KeyError:
+                pass
+
+    def find_call(self, ctx: Context) -> CallRecord | None:
+        self._write_again()
+        return super().find_call(ctx)
+
+    def list_calls(self, ctx: Context) -> list[CallRecord]:
+        self._write_again()
+        return list(reversed(super().list_calls(ctx)))

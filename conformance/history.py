@@ -1,0 +1,124 @@
+"""What the run saw: one `Record` per exchange, whoever made it, in the order the exchanges completed.
+
+`TargetSession` (client.py) appends every exchange it completes, failed ones included (with no status);
+the run's sessions all share the run's one `History`. The oracle (oracle.py) judges it at the end of the
+run, through the model of the target's calls (model.py).
+
+Memory stays bounded whatever the run's length or the target's answers: at most MAX_RECORDS records are
+kept (a default run makes about a thousand exchanges, a 600 s window run little more), each with its
+redacted exchange (bodies already cut to a few thousand characters by the client); the JSON body of an
+answer is decoded only when it is a 2xx answer of a call operation no larger than MAX_BODY_BYTES, and
+only while the bodies decoded so far stay under MAX_DECODED_BYTES in all; a list keeps at most
+MAX_LIST_ITEMS call objects. Records beyond the cap are counted (`dropped`), not kept, and so are bodies
+not decoded (`undecoded`): the oracle then judges the part of the run it kept.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from conformance.client import Exchange, loads_bounded
+
+MAX_RECORDS = 20_000
+MAX_BODY_BYTES = 256 * 1024
+MAX_LIST_ITEMS = 500
+MAX_DECODED_BYTES = 8 * 1024 * 1024  # of JSON text, over the whole run
+
+_CALLS_PATH = re.compile(r"/Accounts/([^/]+)/Calls(?:/([^/]+))?/?$")
+_OPERATIONS = {("GET", False): "listCalls", ("POST", False): "createCall",
+               ("GET", True): "getCall", ("DELETE", True): "deleteCall"}
+
+
+@dataclass(frozen=True)
+class Record:
+    """One exchange of the run, as the oracle needs it."""
+
+    index: int  # its place in the run, from 1
+    exchange: Exchange  # redacted
+    sent: float  # monotonic, when the request was sent
+    received: float  # monotonic, when the answer was complete (or the exchange failed)
+    wall: float  # time.time() when it was received
+    operation: str | None  # listCalls, getCall, createCall, deleteCall, or None
+    account_sid: str | None  # the account of the path
+    call_sid: str | None  # the call of the path
+    token_account: str | None  # the account whose configured token was sent (None: no configured token)
+    body: Any = None  # the decoded JSON body of a 2xx answer of a call operation (bounded), else None
+
+    @property
+    def status(self) -> int | None:
+        return self.exchange.status
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    def label(self) -> str:
+        return f"exchange #{self.index}"
+
+
+def operation_of(method: str, url: str) -> tuple[str | None, str | None, str | None]:
+    """(operation, account sid, call sid) of a request, from its method and path."""
+    found = _CALLS_PATH.search(urlsplit(url).path)
+    if found is None:
+        return None, None, None
+    account, call = found.group(1), found.group(2)
+    return _OPERATIONS.get((method.upper(), call is not None)), account, call
+
+
+class History:
+    """The run's exchanges, append-only and thread-safe."""
+
+    def __init__(self, tokens: dict[str, str] | None = None, keep: int = MAX_RECORDS) -> None:
+        self._lock = threading.Lock()
+        self._records: list[Record] = []
+        self._tokens = dict(tokens or {})  # configured token -> its account sid; never written anywhere
+        self.keep = keep
+        self.dropped = 0
+        self.undecoded = 0  # 2xx call answers whose body was not decoded: the run's decoding budget was spent
+        self._decoded = 0
+
+    def add(self, exchange: Exchange, authorization: str | None, sent: float, content: bytes | None) -> None:
+        """Record one completed (or failed: no status) exchange; `content` is the raw body read."""
+        received = time.monotonic()
+        operation, account, call = operation_of(exchange.method, exchange.url)
+        token_account = None
+        if authorization and authorization.startswith("Bearer "):
+            token_account = self._tokens.get(authorization[7:])
+        body = None
+        if operation is not None and exchange.status is not None and 200 <= exchange.status < 300 \
+                and content and len(content) <= MAX_BODY_BYTES and exchange.over_cap is None \
+                and self._spend(len(content)):
+            try:
+                body = loads_bounded(content.decode("utf-8"))
+            except ValueError:
+                body = None
+            if isinstance(body, list) and len(body) > MAX_LIST_ITEMS:
+                body = body[:MAX_LIST_ITEMS]
+        with self._lock:
+            if len(self._records) >= self.keep:
+                self.dropped += 1
+                return
+            self._records.append(Record(len(self._records) + 1, exchange, sent, received, time.time(), operation,
+                                        account, call, token_account, body))
+
+    def _spend(self, size: int) -> bool:
+        with self._lock:
+            if self._decoded + size > MAX_DECODED_BYTES:
+                self.undecoded += 1
+                return False
+            self._decoded += size
+            return True
+
+    def records(self) -> list[Record]:
+        """A snapshot, in the order the exchanges completed."""
+        with self._lock:
+            return list(self._records)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._records)

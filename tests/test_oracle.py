@@ -1,0 +1,186 @@
+"""The run's history, the model built from it, and the run-wide invariants judged on it."""
+
+from __future__ import annotations
+
+import json
+
+from conformance import model as models
+from conformance import oracle
+from conformance.client import Exchange
+from conformance.history import History, Record, operation_of
+
+ACCOUNT = "8314ce10-d397-4c60-a623-2995d177816a"
+OTHER = "2a59ac63-45c8-479d-b24c-621c7ac4ea10"
+SID = "3f0d3d1a-9d5e-4b7e-8a59-6a2f1c0e7b11"
+BASE = "http://target/v1"
+
+
+def call(**changes):
+    body = {"call_sid": SID, "account_sid": ACCOUNT, "direction": "outbound", "from": "+15005550006",
+            "to": "+15005550001", "call_id": "abc@host", "call_status": "completed", "sip_status": 200, "duration": 3}
+    body.update(changes)
+    return body
+
+
+class Runner:
+    """Builds records by hand: each exchange sent at `at` and answered `took` seconds later."""
+
+    def __init__(self) -> None:
+        self.records: list[Record] = []
+
+    def add(self, method, path, status, body=None, at=0.0, took=0.1) -> Record:
+        url = BASE + path
+        exchange = Exchange(method, url, {}, None, status=status, response_body=json.dumps(body))
+        operation, account, sid = operation_of(method, url)
+        record = Record(len(self.records) + 1, exchange, at, at + took, 0.0, operation, account, sid, ACCOUNT, body)
+        self.records.append(record)
+        return record
+
+    def get(self, body, at, status=200, account=ACCOUNT, sid=SID):
+        return self.add("GET", f"/Accounts/{account}/Calls/{sid}", status, body, at)
+
+    def list(self, items, at, account=ACCOUNT):
+        return self.add("GET", f"/Accounts/{account}/Calls", 200, items, at)
+
+    def judge(self, requirement):
+        return oracle.INVARIANTS[requirement](models.build(self.records))
+
+
+def test_operations_are_told_from_method_and_path() -> None:
+    assert operation_of("GET", f"{BASE}/Accounts/{ACCOUNT}/Calls?x=1") == ("listCalls", ACCOUNT, None)
+    assert operation_of("DELETE", f"{BASE}/Accounts/{ACCOUNT}/Calls/{SID}") == ("deleteCall", ACCOUNT, SID)
+    assert operation_of("PUT", f"{BASE}/Accounts/{ACCOUNT}/Calls/{SID}")[0] is None
+    assert operation_of("GET", f"{BASE}/health") == (None, None, None)
+
+
+def test_history_is_bounded_and_counts_what_it_did_not_keep() -> None:
+    history = History({"secret-token": ACCOUNT}, keep=3)
+    for _ in range(5):
+        exchange = Exchange("GET", f"{BASE}/Accounts/{ACCOUNT}/Calls", {}, None, status=200)
+        history.add(exchange, "Bearer secret-token", 0.0, b"[]")
+    assert len(history) == 3 and history.dropped == 2
+    first = history.records()[0]
+    assert first.token_account == ACCOUNT and first.body == [] and first.index == 1
+
+
+def test_history_keeps_failed_exchanges_without_a_body() -> None:
+    history = History()
+    history.add(Exchange("GET", f"{BASE}/Accounts/{ACCOUNT}/Calls", {}, None), None, 0.0, None)
+    (record,) = history.records()
+    assert record.status is None and record.body is None and not record.ok
+
+
+def test_list_item_and_get_that_disagree_on_call_id_are_a_contradiction_naming_both() -> None:
+    run = Runner()
+    run.list([call()], at=0)
+    run.get(call(call_id="other@host"), at=1)
+    (found,) = run.judge("CALLS-SAME-EVERYWHERE")
+    violation = found.violation()
+    assert violation.code == "CF114" and [label for label, _ in violation.evidence] == ["exchange #1", "exchange #2"]
+    assert "exchange #1: curl" in violation.message and "exchange #2: curl" in violation.message
+
+
+def test_a_value_its_own_answer_shows_wrong_is_left_to_its_own_requirement() -> None:
+    run = Runner()
+    run.list([call(account_sid=OTHER, direction="outgoing")], at=0)
+    run.get(call(), at=1)
+    assert run.judge("CALLS-SAME-EVERYWHERE") == []
+
+
+def test_optional_fields_are_compared_only_when_both_answers_carry_them() -> None:
+    run = Runner()
+    run.list([call()], at=0)
+    run.get(call(application_sid="app-1"), at=1)
+    assert run.judge("CALLS-SAME-EVERYWHERE") == []
+
+
+def test_an_ended_call_whose_duration_changes_later_is_a_contradiction() -> None:
+    run = Runner()
+    run.get(call(), at=0)
+    run.list([call(duration=9)], at=5)
+    (found,) = run.judge("CALLS-ENDED-STAYS-FINAL")
+    assert found.code == "CF115" and "duration 3 -> 9" in found.message
+
+
+def test_an_answer_overlapping_the_first_ended_one_is_not_held_later() -> None:
+    run = Runner()
+    run.get(call(), at=0.0)  # answered at 0.1
+    run.list([call(duration=4)], at=0.05)  # sent before that answer came: its order is not known
+    assert run.judge("CALLS-ENDED-STAYS-FINAL") == []
+
+
+def test_an_ended_call_turning_active_is_left_to_the_lifecycle_requirement() -> None:
+    run = Runner()
+    run.get(call(), at=0)
+    run.get(call(call_status="in-progress", duration=None), at=2)
+    assert run.judge("CALLS-ENDED-STAYS-FINAL") == []
+
+
+def test_a_create_answering_a_sid_seen_before_is_a_contradiction() -> None:
+    run = Runner()
+    run.list([call()], at=0)
+    run.add("POST", f"/Accounts/{ACCOUNT}/Calls", 201, {"sid": SID}, at=1)
+    (found,) = run.judge("CALLS-CREATE-NEW-SID")
+    assert found.code == "CF116"
+    assert run.judge("CALLS-SAME-EVERYWHERE") == [] and run.judge("CALLS-DELETED-STAYS-GONE") == []
+
+
+def test_a_call_listed_while_it_was_being_created_is_no_contradiction() -> None:
+    run = Runner()
+    run.add("POST", f"/Accounts/{ACCOUNT}/Calls", 201, {"sid": SID}, at=0.0, took=0.5)
+    run.list([call(call_status="trying")], at=0.1)
+    assert run.judge("CALLS-CREATE-NEW-SID") == []
+
+
+def test_a_deleted_ended_call_seen_gone_and_then_back_is_a_contradiction() -> None:
+    run = Runner()
+    run.get(call(), at=0)
+    run.add("DELETE", f"/Accounts/{ACCOUNT}/Calls/{SID}", 204, None, at=1)
+    run.get({"msg": "call not found"}, at=2, status=404)
+    run.get(call(), at=5)
+    (found,) = run.judge("CALLS-DELETED-STAYS-GONE")
+    assert found.code == "CF117" and len(found.records) == 4
+
+
+def test_a_call_deleted_while_live_may_be_written_again() -> None:
+    run = Runner()
+    run.get(call(call_status="in-progress", duration=None), at=0)
+    run.add("DELETE", f"/Accounts/{ACCOUNT}/Calls/{SID}", 204, None, at=1)
+    run.get({"msg": "call not found"}, at=2, status=404)
+    run.get(call(), at=5)
+    assert run.judge("CALLS-DELETED-STAYS-GONE") == []
+
+
+def test_a_deleted_call_still_there_at_once_is_left_to_the_delete_requirement() -> None:
+    run = Runner()
+    run.get(call(), at=0)
+    run.add("DELETE", f"/Accounts/{ACCOUNT}/Calls/{SID}", 204, None, at=1)
+    run.list([call()], at=2)
+    assert run.judge("CALLS-DELETED-STAYS-GONE") == []
+
+
+def test_history_stops_decoding_bodies_when_its_budget_is_spent(monkeypatch) -> None:
+    import conformance.history as history_module
+
+    monkeypatch.setattr(history_module, "MAX_DECODED_BYTES", 10)
+    history = History()
+    exchange = Exchange("GET", f"{BASE}/Accounts/{ACCOUNT}/Calls", {}, None, status=200)
+    history.add(exchange, None, 0.0, b"[1, 2]")
+    history.add(exchange, None, 0.0, b"[3, 4, 5]")
+    first, second = history.records()
+    assert first.body == [1, 2] and second.body is None and history.undecoded == 1
+
+
+def test_a_session_records_a_failed_exchange_with_no_status() -> None:
+    import pytest
+    import requests
+
+    from conformance.client import ExchangeLog, RateLimiter, TargetSession, TargetUnavailable
+
+    history = History()
+    session = TargetSession(timeout=2, verify=True, limiter=RateLimiter(0), log=ExchangeLog(), token_envs={},
+                            history=history)
+    with pytest.raises(TargetUnavailable):
+        session.send(requests.Request("GET", f"http://127.0.0.1:9/v1/Accounts/{ACCOUNT}/Calls").prepare())
+    (record,) = history.records()
+    assert record.status is None and record.operation == "listCalls" and record.account_sid == ACCOUNT
