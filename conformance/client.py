@@ -348,8 +348,9 @@ class TargetSession(requests.Session):
     def __init__(self, *, timeout: float, verify: bool | str, limiter: RateLimiter, log: ExchangeLog,
                  token_envs: dict[str, str], max_429_retries: int = 4, max_body_bytes: int = MAX_BODY_BYTES,
                  budget: float | None = None, on_wait: Callable[[str], None] | None = None,
-                 parent: "TargetSession | None" = None) -> None:
+                 parent: "TargetSession | None" = None, history: Any = None) -> None:
         super().__init__()
+        self.history = history  # the run's record of every exchange (None: not recorded)
         self.timeout = timeout
         self.verify = verify
         self.limiter = limiter

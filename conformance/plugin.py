@@ -21,6 +21,7 @@ from conformance.checks import Judgement, RequirementViolation, judgement, viola
 from conformance.client import (REDACT, ApiClient, ExchangeLog, RateLimited, RateLimiter, TargetFailed, TargetSession,
                                TargetUnavailable, cut_words)
 from conformance.config import ConfigError, TargetConfig
+from conformance.timeline import Timeline
 
 _STRICT_PYTEST_NAME = "should-strict"  # pytest owns --strict; the console command maps its --strict here
 
@@ -123,6 +124,7 @@ class Run:
     target_errors: int = 0  # tests left not run by a failed exchange: --accept-incomplete does not cover them
     target_failure: dict[str, Any] | None = None  # how the target failed the run (verdict.json `target_failure`)
     visibility: Any = None  # the background retention-window watch, when its tests are selected
+    timeline: Timeline = field(default_factory=Timeline)  # the background watches, and what they did when
     waivers: Any = None  # conformance.waivers.Waivers of this target, with --waivers
     baseline: Any = None  # (path, verdict) read from --baseline
 
@@ -304,8 +306,23 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 
     reporting.label_items(items, ledger.catalogue)
-    # The retention-window tests assert last: their watch starts with the session and runs beside the rest.
-    items.sort(key=lambda item: item.get_closest_marker("window") is not None)
+    items.sort(key=need_order)
+
+
+#: The fixtures through which a test waits for a background watch, in the order their records are
+#: expected to be complete: the lifecycle call's end, then its delete (at once after the end).
+WAITING_FIXTURES = {"life": 1, "deletion": 2, "lifecycle_settled": 2}
+
+
+def need_order(item: pytest.Item) -> tuple[bool, int]:
+    """Ordering by need: tests that wait for a background watch run at the end, in the order their watch is
+    expected to be done (the lifecycle call ends within a call's length; the retention window passes
+    after that); tests of what the whole run saw (`oracle`) run last of all. Stable: file order otherwise."""
+    if item.get_closest_marker("window") is not None:
+        rank = 3
+    else:
+        rank = max((WAITING_FIXTURES.get(name, 0) for name in getattr(item, "fixturenames", ())), default=0)
+    return item.get_closest_marker("oracle") is not None, rank
 
 
 @pytest.hookimpl(trylast=True)
@@ -315,6 +332,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     run = current_run(session.config)
     for item in session.items:
         run.ledger.collected(_requirements_of(item), selected=True)
+    # Everything that waits on real time starts now, in the background: the lifecycle call (when a test of
+    # it is selected), the retention-window call.
+    needs = {name for item in session.items for name in getattr(item, "fixturenames", ())}
+    if "created" in needs:
+        from conformance.lifecycle import start_lifecycle
+
+        start_lifecycle(run, follow=bool(needs & {"life", "deletion"}), delete="deletion" in needs)
     if any(item.get_closest_marker("window") for item in session.items) and run.budget.skip_reason() is None:
         from conformance.visibility import start_watch
 
@@ -619,6 +643,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _RUN_KEY not in session.config.stash:
         return
     run = current_run(session.config)
+    run.timeline.stop()
     if run.visibility is not None:
         run.visibility.stop()
     stopped = run.api.session.stopped
@@ -665,6 +690,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 _VERDICT_KEY = pytest.StashKey[dict]()
 
 
+def run_has_timeline(config: pytest.Config) -> bool:
+    return bool(current_run(config).timeline.events)
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     if _VERDICT_KEY not in config.stash:
         return
@@ -676,6 +705,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.section("Calls API conformance: requirement by requirement")
     for line in lines + waiving.summary_lines(result) + baselines.summary_lines(result):
         terminalreporter.write_line(line)
+    if config.option.verbose > 0 and run_has_timeline(config):
+        terminalreporter.section("Calls API conformance: timeline of the background watches")
+        for line in current_run(config).timeline.lines():
+            terminalreporter.write_line(line)
     leftovers = result["stats"]["leftover_calls"]
     if leftovers:
         terminalreporter.write_line(f"WARNING: calls created by this run still listed after cleanup: {', '.join(leftovers)}")

@@ -32,6 +32,7 @@ from conformance.checks import (
     sids_of,
 )
 from conformance.client import Response
+from conformance.timeline import progress_writer
 from conformance.visibility import DELETED, SEEN
 
 
@@ -120,6 +121,15 @@ def judge_known_visible(api, run, target, when: str, settled_sids: frozenset[str
     return judged
 
 
+@pytest.fixture
+def lifecycle_settled(request, run) -> None:
+    """Late means after the lifecycle watch has deleted its call (when it runs): a call deleted while it
+    is judged here would prove nothing."""
+    watch = run.timeline.watches.get("lifecycle")
+    if watch is not None:
+        watch.wait(watch.done, progress_writer(request.config))
+
+
 @pytest.mark.requirements("CALLS-LIST-INCLUDES-ACTIVE", "CALLS-LIST-200")
-def test_every_call_known_to_be_visible_is_listed(api, run, target) -> None:
+def test_every_call_known_to_be_visible_is_listed(api, run, target, lifecycle_settled) -> None:
     judge_known_visible(api, run, target, "late in the run")
