@@ -284,6 +284,32 @@ def pytest_collection(session: pytest.Session) -> Any:
     return None
 
 
+def pytest_ignore_collect(collection_path: Any, config: pytest.Config) -> bool | None:
+    """Leave out a module that builds Schemathesis tests when -m/-k cannot select any of them (start-up
+    time); its requirements are recorded as deselected, as if it had been collected."""
+    from conformance import selection
+
+    if _RUN_KEY not in config.stash or collection_path.name not in selection.COSTLY_MODULES:
+        return None
+    markexpr, keywordexpr = config.getoption("markexpr", ""), config.getoption("keyword", "")
+    if not markexpr and not keywordexpr:
+        return None
+    module = selection.read_module(collection_path)
+    if module is None:
+        return None
+    operations = [f"{method.upper()} {path}" for path, item in (spec.load_spec().get("paths") or {}).items()
+                  for method in item if method in ("get", "post", "put", "patch", "delete")]
+    try:
+        parents = collection_path.parent.relative_to(config.rootpath).parts
+    except ValueError:
+        parents = ()
+    if not selection.cannot_select(module, markexpr, keywordexpr, operations, tuple(parents)):
+        return None
+    ledger = current_run(config).ledger
+    ledger.collected([rid for rid in module.requirements if rid in ledger.catalogue], selected=False)
+    return True
+
+
 def _requirements_of(item: pytest.Item) -> list[str]:
     ids: list[str] = []
     for mark in item.iter_markers("requirements"):
