@@ -22,10 +22,11 @@ from typing import Any
 
 from conformance.checks import TERMINAL_STATUSES, sids_of
 from conformance.client import ApiClient, Response
-from conformance.timeline import Watch, poll_pause
+from conformance.timeline import Watch
 from conformance.visibility import DELETED, DELETING, SEEN, find_lasting_call, lasting_candidates
 
 AFTER_END_POLLS = 2  # gets after the first terminal status, to see that it stays terminal
+QUICK_LOOK = 0.5  # seconds between those gets
 
 
 def poll_cap(target: Any) -> float:
@@ -131,7 +132,7 @@ def follow_life(api: ApiClient, target: Any, created: Created, sleep_until: Any 
     sleep_until = sleep_until or (lambda when: time.sleep(max(0.0, when - time.monotonic())) or True)
     observations = list(created.gets)
     deadline = created.sent + target.call_timeout
-    pause, cap = 0.1, poll_cap(target)
+    cap = poll_cap(target)
     ended: Observation | None = None
     vanished: Observation | None = None
     after_end = 0
@@ -142,11 +143,16 @@ def follow_life(api: ApiClient, target: Any, created: Created, sleep_until: Any 
             break
         if ended is None and time.monotonic() >= deadline:
             break
+        # While the call lives, a pause of a fifth of its age so far (a call that has lasted t seconds
+        # may well last as long again: its end is seen at most a fifth late, with few requests); once
+        # it has ended, a few quick looks (an ended call expires after the window, and the delete
+        # checks need it still there).
+        if ended is None:
+            pause = min(cap, max(0.25, (time.monotonic() - created.sent) / 5))
+        else:
+            pause = min(QUICK_LOOK, max(0.1, target.window / 20))
         if not sleep_until(time.monotonic() + pause):
             return None
-        # Growing pauses while the call lives; once it has ended, a few quick looks (an ended call
-        # expires after the window, and the delete checks need it still there).
-        pause = min(cap, pause * 1.5) if ended is None else min(pause, max(0.1, target.window / 20))
         observation = get_observed(api, created.sid)
         observations.append(observation)
         if observation.response.status == 404:

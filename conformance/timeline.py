@@ -8,7 +8,7 @@ their watch is expected to be done) and only wait for what is left.
 
 A watch is cut into parts with one job each:
 
-- its plan: when to send what (`poll_pause`, and each watch's own schedule);
+- its plan: when to send what (each watch's schedule: `visibility.window_plan`, `lifecycle.follow_life`);
 - its sampler: how one request is sent and what its answer shows (`CallSampler`, `Sample`);
 - its record: the samples and brackets it collected, read by the tests, which alone judge.
 
@@ -31,14 +31,6 @@ from conformance.client import ApiClient, Exchange, ExchangeLog, RateLimited, Ta
 
 #: Seconds between two progress lines of a long wait when the terminal cannot rewrite its last line.
 PROGRESS_EVERY = 15.0
-
-
-def poll_pause(remaining: float | None, floor: float, cap: float) -> float:
-    """Seconds to the next poll: a quarter of the time still expected, within [floor, cap]. Polls are dense
-    when the awaited moment is near and sparse while it is far, so a long wait costs few requests."""
-    if remaining is None:
-        return cap
-    return max(floor, min(cap, remaining / 4))
 
 
 class Timeline:

@@ -12,7 +12,7 @@ from conformance.config import resolve
 from conformance.lifecycle import start_lifecycle
 from conformance.plugin import Run, need_order
 from conformance.reference import ReferenceSettings, start_reference
-from conformance.timeline import Timeline, poll_pause
+from conformance.timeline import Timeline
 from conformance.visibility import DELETED, DELETING, window_plan
 
 
@@ -25,13 +25,6 @@ def _run_against(server) -> Run:
     session = TargetSession(timeout=cfg.request_timeout, verify=cfg.verify, limiter=RateLimiter(cfg.rate_limit),
                             log=log, token_envs={cfg.token: "CALLS_API_TOKEN"}, max_body_bytes=cfg.max_body_bytes)
     return Run(cfg, ApiClient(cfg.base_url, cfg.account_sid, cfg.token, session), None, log, verdict.Ledger())
-
-
-def test_poll_pause_is_a_quarter_of_the_time_left_within_its_bounds() -> None:
-    assert poll_pause(None, 0.2, 15.0) == 15.0
-    assert poll_pause(400.0, 0.2, 15.0) == 15.0
-    assert poll_pause(8.0, 0.2, 15.0) == 2.0
-    assert poll_pause(0.1, 0.2, 15.0) == 0.2
 
 
 def test_window_plan_never_samples_before_the_end_is_certain() -> None:
