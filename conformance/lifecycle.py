@@ -55,12 +55,11 @@ class Observation:
 
 
 def get_observed(api: ApiClient, sid: str) -> Observation:
-    """Get a call, record the status it shows (SEEN), and keep the decoded body of a 2xx answer."""
+    """Get a call, keeping when it was sent and answered and the decoded body of a 2xx answer."""
     sent = time.monotonic()
     response = api.get_call(sid)
     received = time.monotonic()
-    SEEN.record_response(response, sent, received)
-    return Observation(sent, received, response, call_body(response) if 200 <= response.status < 300 else None)
+    return Observation(sent, received, response, response.success_json())
 
 
 @dataclass
@@ -96,6 +95,7 @@ class Deletion:
     other_listed_after: bool | None
     delete_again: Response
     ended_before_delete: bool
+    checked_at: float  # wall time of the other call's get after the delete
     vanished: list[tuple[str, Response]] = field(default_factory=list)  # other calls certain to be there, gone
 
 
@@ -121,7 +121,6 @@ def create_and_look(api: ApiClient, calls: Any, target: Any) -> Created:
     sent = time.monotonic()
     result.listing = Observation(sent, sent, api.list_calls())
     result.listing.received = time.monotonic()
-    SEEN.record_response(result.listing.response, sent, result.listing.received)
     return result
 
 
@@ -191,6 +190,7 @@ def delete_and_check(api: ApiClient, calls: Any, target: Any, sid: str, life: Li
     get_after = api.get_call(sid)
     list_after = api.list_calls()
     other_get_after = api.get_call(other_sid) if other_sid else None
+    checked_at = time.time()
     other_listed_after = None
     if other_sid and list_after.status == 200:
         body = call_body(list_after)
@@ -207,7 +207,7 @@ def delete_and_check(api: ApiClient, calls: Any, target: Any, sid: str, life: Li
     delete_again = api.delete_call(sid)
     return Deletion(sid, before, other_sid, other_until, why, delete, get_after, list_after, other_get_after,
                     other_listed_before, other_listed_after, delete_again, ended_before_delete=life.ended is not None,
-                    vanished=vanished)
+                    checked_at=checked_at, vanished=vanished)
 
 
 # --- the watch -----------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from conformance.client import (REDACT, ApiClient, ExchangeLog, RateLimited, Rat
                                TargetUnavailable, cut_words)
 from conformance.config import ConfigError, TargetConfig
 from conformance.timeline import Timeline
+from conformance.visibility import ObservedClient
 
 _STRICT_PYTEST_NAME = "should-strict"  # pytest owns --strict; the console command maps its --strict here
 
@@ -59,11 +60,12 @@ class CallBudget:
         self.created: list[CreatedCall] = []
         self.attempts = 0
         self._spent: dict[str, int] = {}
-        self.invalid_dials = 0  # invalid creates naming the destination that generated tests sent
 
-    def count(self, purpose: str) -> None:
-        """Take one create from the budget on behalf of `purpose` (e.g. the generated tests)."""
-        self.attempts += 1
+    def count(self, purpose: str, call: bool = True) -> None:
+        """Count one request on behalf of `purpose` (e.g. the generated tests); with `call`, a create taken
+        from the budget (without: e.g. an invalid create naming the destination, which places no call)."""
+        if call:
+            self.attempts += 1
         self._spent[purpose] = self._spent.get(purpose, 0) + 1
 
     def spent(self, purpose: str) -> int:
@@ -83,7 +85,7 @@ class CallBudget:
         reason = self.skip_reason()
         if reason:
             pytest.skip(reason)
-        self.attempts += 1
+        self.count("scenario")
 
     def payload(self, other_account: bool = False, **overrides: Any) -> dict[str, Any]:
         body = self.run.config.create_payload(other_account)
@@ -137,7 +139,7 @@ class Run:
 
     def client(self, token: str | None, account_sid: str | None = None) -> ApiClient:
         """A client of an account (the main one by default) with any token, sharing the run's session."""
-        return ApiClient(self.config.base_url, account_sid or self.config.account_sid, token, self.api.session)
+        return ObservedClient(self.config.base_url, account_sid or self.config.account_sid, token, self.api.session)
 
 
 _RUN_KEY = pytest.StashKey[Run]()
@@ -185,8 +187,8 @@ def pytest_configure(config: pytest.Config) -> None:
     session = TargetSession(timeout=cfg.request_timeout, verify=cfg.verify, limiter=RateLimiter(cfg.rate_limit),
                             log=log, token_envs=token_envs, max_body_bytes=cfg.max_body_bytes,
                             budget=cfg.run_budget, on_wait=_announcer(config))
-    api = ApiClient(cfg.base_url, cfg.account_sid, cfg.token, session)
-    other = ApiClient(cfg.base_url, cfg.other_account_sid, cfg.other_token, session) if cfg.has_other_account else None
+    api = ObservedClient(cfg.base_url, cfg.account_sid, cfg.token, session)
+    other = ObservedClient(cfg.base_url, cfg.other_account_sid, cfg.other_token, session) if cfg.has_other_account else None
     config.stash[_RUN_KEY] = Run(cfg, api, other, log, verdict.Ledger(), reference=reference)
     try:
         _load_gates(config.stash[_RUN_KEY])

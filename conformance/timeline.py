@@ -85,23 +85,20 @@ class Sample:
 
 
 class CallSampler:
-    """Sends a get or a list about one call and says what the answer shows. Every status seen is also
-    recorded in the run's status log (conformance.visibility.SEEN), whoever reads it later."""
+    """Sends a get or a list about one call and says what the answer shows (the run's client records every
+    status it sees in conformance.visibility.SEEN)."""
 
     def __init__(self, client: ApiClient, sid: str) -> None:
         self.client = client
         self.sid = sid
 
     def _send(self, kind: str, action: Callable[[], Any]) -> tuple[Sample, Any]:
-        from conformance.visibility import SEEN
-
         sent = time.monotonic()
         try:
             response = action()
         except (TargetUnavailable, RateLimited) as error:
             return Sample(kind, sent, time.monotonic(), error=f"{type(error).__name__}: {error}"), None
         sample = Sample(kind, sent, time.monotonic(), response.status, exchange=response.exchange, response=response)
-        SEEN.record_response(response, sent, sample.received)
         return sample, response
 
     def get(self) -> Sample:
@@ -151,7 +148,9 @@ def background_client(run: Any) -> ApiClient:
                             log=ExchangeLog(keep=20), token_envs=dict(shared.token_envs),
                             max_body_bytes=shared.max_body_bytes, parent=shared,
                             history=getattr(run, "history", None))
-    return ApiClient(run.config.base_url, run.config.account_sid, run.config.token, session)
+    from conformance.visibility import ObservedClient
+
+    return ObservedClient(run.config.base_url, run.config.account_sid, run.config.token, session)
 
 
 # --- a watch -------------------------------------------------------------------------------------

@@ -174,14 +174,16 @@ class StatusLog:
 
     def record_response(self, response: Any, sent: float, received: float) -> None:
         """Record the statuses a 2xx get (one call) or list (several) answer shows."""
-        body = response.success_json()
+        self.record_body(response.success_json(), sent, received, response.exchange)
+
+    def record_body(self, body: Any, sent: float, received: float, exchange: Exchange | None) -> None:
+        """Record the statuses the decoded body of a 2xx get or list answer shows."""
         if isinstance(body, dict):
-            self.record(body.get("call_sid"), body.get("call_status"), sent, received, "get", response.exchange)
+            self.record(body.get("call_sid"), body.get("call_status"), sent, received, "get", exchange)
         elif isinstance(body, list):
             for call in body:
                 if isinstance(call, dict):
-                    self.record(call.get("call_sid"), call.get("call_status"), sent, received, "list",
-                                response.exchange)
+                    self.record(call.get("call_sid"), call.get("call_status"), sent, received, "list", exchange)
 
     def of(self, sid: str) -> list[Seen]:
         with self._lock:
@@ -189,6 +191,18 @@ class StatusLog:
 
 
 SEEN = StatusLog()
+
+
+class ObservedClient(ApiClient):
+    """The run's client: every get or list answer it receives is recorded in SEEN, whoever sent it (a
+    server may report a status change once, to whichever request comes first)."""
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        sent = time.monotonic()
+        response = super().request(method, path, **kwargs)
+        if method.upper() == "GET":
+            SEEN.record_response(response, sent, time.monotonic())
+        return response
 
 
 class DeletedCalls:

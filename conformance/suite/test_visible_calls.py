@@ -32,6 +32,7 @@ from conformance.checks import (
     sids_of,
 )
 from conformance.client import Response
+from conformance.lifecycle import get_observed
 from conformance.timeline import progress_writer
 from conformance.visibility import DELETED, SEEN
 
@@ -52,15 +53,12 @@ class Look:
 
 def _look(api, sid: str) -> Look | None:
     """Get the call; None unless it answers 2xx with that very call, of the client's account."""
-    sent = time.monotonic()
-    response = api.get_call(sid)
-    received = time.monotonic()
-    SEEN.record_response(response, sent, received)
-    body = response.success_json()
+    seen = get_observed(api, sid)
+    body = seen.call
     if not isinstance(body, dict) or body.get("call_sid") != sid or body.get("account_sid") != api.account_sid:
         return None
     status = body.get("call_status")
-    return Look(sent, received, response, status if isinstance(status, str) else None)
+    return Look(seen.sent, seen.received, seen.response, status if isinstance(status, str) else None)
 
 
 def _ended_after(sid: str, created_at: float, before: Look) -> float:
@@ -87,7 +85,6 @@ def judge_known_visible(api, run, target, when: str, settled_sids: frozenset[str
     list_sent = time.monotonic()
     response = api.list_calls()
     list_received = time.monotonic()
-    SEEN.record_response(response, list_sent, list_received)
     listed = sids_of(expect_call_list(response, f"list {when}"))
     created_at = {c.sid: c.created_at for c in created}
     judged = 0
