@@ -833,14 +833,16 @@ def measuring_options(argv: list[str]) -> list[str]:
 
 
 FLEET_MARK = "<!-- fleet section: written by bench/fleet.py -->"
+TIME_TO_VERDICT_MARK = "<!-- time-to-verdict section: written by bench/time_to_verdict.py -->"
 
 
 def keep_fleet_section(report: str, output: Path) -> str:
-    """The report, followed by the fleet section bench/fleet.py wrote into the file, if any."""
+    """The report, followed by the sections bench/time_to_verdict.py and bench/fleet.py wrote into the file."""
     current = output.read_text(encoding="utf-8") if output.exists() else ""
-    if FLEET_MARK not in current:
+    starts = [current.index(mark) for mark in (TIME_TO_VERDICT_MARK, FLEET_MARK) if mark in current]
+    if not starts:
         return report
-    return report.rstrip("\n") + "\n\n" + current[current.index(FLEET_MARK):]
+    return report.rstrip("\n") + "\n\n" + current[min(starts):]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

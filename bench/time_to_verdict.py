@@ -1,7 +1,7 @@
 """Time to verdict: the benchmark rows that wait on real time, measured on their own (a few minutes,
 not the whole bench). Uses the measurements of bench/run.py.
 
-    python bench/time_to_verdict.py [--runs 1] [--with-window] [--json PATH]
+    python bench/time_to_verdict.py [--runs 1] [--with-window] [--json PATH] [--output docs/benchmarks.md]
 
 Rows: the default run against the embedded reference; an external-style run (`-m "not slow"`, a
 reference server treated as an external target, --window 60) with the standard timings (10 s calls)
@@ -55,12 +55,41 @@ def rows(results: dict[str, list[dict[str, Any]]]) -> list[list[str]]:
     return table
 
 
+def section(table: str, results: dict[str, list[dict[str, Any]]], load: tuple[Any, Any]) -> str:
+    """The Markdown section of docs/benchmarks.md these rows make."""
+    return "\n".join([
+        bench.TIME_TO_VERDICT_MARK, "## Time to verdict (`bench/time_to_verdict.py`)", "",
+        "The runs that wait on real time, measured on their own: the default run against the embedded",
+        "reference; an external-style run (`-m \"not slow\"`, a reference server treated as an external",
+        "target, `--window 60`) with the standard timings (10 s calls) and with 30 s calls (the wait is",
+        "overlapped, not shortened: a run cannot end before the call it follows); the retention-window run",
+        "(`-m window`, `--window 60`) and the whole run with that window (it cannot end before the call's",
+        "length + the window + the grace period, 6 s). Requests are counted on the server.",
+        f"{bench.dt.datetime.now(bench.dt.timezone.utc):%Y-%m-%d %H:%M} UTC, {bench.os.cpu_count()} cores; "
+        f"load average (1 min) {load[0]} before, {load[1]} after; "
+        f"{max(len(runs) for runs in results.values())} run(s) per row.", "",
+        table, ""])
+
+
+def write_section(text: str, output: Path) -> None:
+    """Replace this script's section of `output` (before the fleet section, which bench/fleet.py writes last)."""
+    current = output.read_text(encoding="utf-8") if output.exists() else "# Benchmarks\n"
+    rest = ""
+    if bench.FLEET_MARK in current:
+        current, rest = current[:current.index(bench.FLEET_MARK)], current[current.index(bench.FLEET_MARK):]
+    if bench.TIME_TO_VERDICT_MARK in current:
+        current = current[:current.index(bench.TIME_TO_VERDICT_MARK)]
+    output.write_text(current.rstrip("\n") + "\n\n" + text + ("\n" + rest if rest else ""), encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--with-window", action="store_true")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--output", type=Path, help="write the section into this file (docs/benchmarks.md)")
     args = parser.parse_args(argv)
+    load_before = bench.load_average()
     workdir = Path(tempfile.mkdtemp(prefix="calls-ttv-"))
     bench.CODE_ROOT = bench.snapshot_code(workdir / "code")
     sys.path[:0] = [str(bench.CODE_ROOT), str(bench.BENCH_DIR)]
@@ -80,7 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     headers = ["run", "wall (s, median)", "goal", "met", "requests on the server", "calls created", "verdict"]
-    print(bench.markdown_table(headers, rows(results)))
+    table = bench.markdown_table(headers, rows(results))
+    print(table)
+    if args.output:
+        write_section(section(table, results, (load_before, bench.load_average())), args.output)
+        print(f"section written to {args.output}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0

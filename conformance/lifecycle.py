@@ -223,7 +223,7 @@ class LifecycleWatch(Watch):
         super().__init__()
         self.run = run
         self.target = run.config
-        self.follow, self.delete = follow, delete or False
+        self.follow, self.delete = follow, delete
         self.created: Created | None = None
         self.life: Life | None = None
         self.deletion: Deletion | None = None
@@ -270,9 +270,6 @@ class LifecycleWatch(Watch):
         self.note(f"call {sid} deleted ({self.deletion.delete.status}); get then answered "
                   f"{self.deletion.get_after.status}")
         self.phase = "finished"
-
-    def expected_done(self) -> float | None:
-        return None if self.done.is_set() else self.started_at + self.target.call_timeout
 
     def deadline(self) -> float:
         timeout = self.target.request_timeout

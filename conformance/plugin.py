@@ -718,10 +718,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 _VERDICT_KEY = pytest.StashKey[dict]()
 
 
-def run_has_timeline(config: pytest.Config) -> bool:
-    return bool(current_run(config).timeline.events)
-
-
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     if _VERDICT_KEY not in config.stash:
         return
@@ -733,7 +729,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.section("Calls API conformance: requirement by requirement")
     for line in lines + waiving.summary_lines(result) + baselines.summary_lines(result):
         terminalreporter.write_line(line)
-    if config.option.verbose > 0 and run_has_timeline(config):
+    if config.option.verbose > 0 and current_run(config).timeline.events:
         terminalreporter.section("Calls API conformance: timeline of the background watches")
         for line in current_run(config).timeline.lines():
             terminalreporter.write_line(line)

@@ -438,7 +438,9 @@ class VisibilityWatch(Watch):
     def progress(self) -> str:
         now = time.monotonic()
         end = self.expected_done()
-        left = f"about {max(0.0, end - now):.0f} s left" if end is not None else "time left unknown"
+        # Before the call is seen ending, only the bound is known (the call timeout).
+        bound = "about" if self.end_upper is not None else "at most"
+        left = f"{bound} {max(0.0, end - now):.0f} s left" if end is not None else "time left unknown"
         judged = len([s for s in self.samples if s.kind == "get"])
         return (f"retention window: watching 1 call ({self.sid}); {self.phase}; "
                 f"{judged} of {self.planned_samples or '?'} window samples taken; {left}")
