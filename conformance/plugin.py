@@ -362,15 +362,17 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         run.ledger.collected(_requirements_of(item), selected=True)
     # Everything that waits on real time starts now, in the background: the lifecycle call (when a test of
     # it is selected), the retention-window call.
+    # The window's call first (its create is made here; the lifecycle's in its thread): the calls are
+    # taken from the budget in that order.
+    if any(item.get_closest_marker("window") for item in session.items) and run.budget.skip_reason() is None:
+        from conformance.visibility import start_watch
+
+        run.visibility = start_watch(run)
     needs = {name for item in session.items for name in getattr(item, "fixturenames", ())}
     if "created" in needs:
         from conformance.lifecycle import start_lifecycle
 
         start_lifecycle(run, follow=bool(needs & {"life", "deletion"}), delete="deletion" in needs)
-    if any(item.get_closest_marker("window") for item in session.items) and run.budget.skip_reason() is None:
-        from conformance.visibility import start_watch
-
-        run.visibility = start_watch(run)
 
 
 _JUDGEMENTS = pytest.StashKey[dict[str, Judgement]]()

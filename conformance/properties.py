@@ -379,7 +379,9 @@ def send(case: Any, run: "Run", purpose: str = "property") -> Any:
             body = loads_bounded(response.content)
         except ValueError:
             body = None
-        SEEN.record_body(body, sent, time.monotonic(), run.log.last_in_thread())  # statuses seen, whoever asked
+        asked = (case.path_parameters or {}).get("call_sid")
+        SEEN.record_body(body, sent, time.monotonic(), run.log.last_in_thread(),
+                         asked if isinstance(asked, str) else None)  # statuses seen, whoever asked
     remember_created(case, response, run, purpose)
     if case.method.upper() == "DELETE":
         DELETED.record((case.path_parameters or {}).get("call_sid"), response.status_code)

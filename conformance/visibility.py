@@ -172,14 +172,17 @@ class StatusLog:
             with self._lock:
                 self._seen.setdefault(sid, []).append(Seen(sid, status, sent, received, via, exchange))
 
-    def record_response(self, response: Any, sent: float, received: float) -> None:
+    def record_response(self, response: Any, sent: float, received: float, asked: str | None = None) -> None:
         """Record the statuses a 2xx get (one call) or list (several) answer shows."""
-        self.record_body(response.success_json(), sent, received, response.exchange)
+        self.record_body(response.success_json(), sent, received, response.exchange, asked)
 
-    def record_body(self, body: Any, sent: float, received: float, exchange: Exchange | None) -> None:
-        """Record the statuses the decoded body of a 2xx get or list answer shows."""
+    def record_body(self, body: Any, sent: float, received: float, exchange: Exchange | None,
+                    asked: str | None = None) -> None:
+        """Record the statuses the decoded body of a 2xx get or list answer shows. A get answered with
+        another call than the one `asked` for says nothing reliable about either (CALLS-GET-MATCHES-SID)."""
         if isinstance(body, dict):
-            self.record(body.get("call_sid"), body.get("call_status"), sent, received, "get", exchange)
+            if asked is None or body.get("call_sid") == asked:
+                self.record(body.get("call_sid"), body.get("call_status"), sent, received, "get", exchange)
         elif isinstance(body, list):
             for call in body:
                 if isinstance(call, dict):
@@ -201,7 +204,9 @@ class ObservedClient(ApiClient):
         sent = time.monotonic()
         response = super().request(method, path, **kwargs)
         if method.upper() == "GET":
-            SEEN.record_response(response, sent, time.monotonic())
+            tail = path.split("?", 1)[0].rstrip("/").split("/")
+            asked = tail[-1] if len(tail) >= 2 and tail[-2] == "Calls" else None
+            SEEN.record_response(response, sent, time.monotonic(), asked)
         return response
 
 
