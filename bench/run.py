@@ -376,11 +376,15 @@ class Bench:
         # Tokens travel in the environment, as the suite recommends (a command line shows in process lists).
         return args, {"CALLS_API_TOKEN": main.token, "CALLS_API_OTHER_TOKEN": other.token}
 
-    def external(self, name: str, extra: list[str], window: float = EXTERNAL_WINDOW) -> dict[str, Any]:
-        from conformance.reference.settings import ReferenceSettings
+    def external(self, name: str, extra: list[str], window: float = EXTERNAL_WINDOW,
+                 call_length: float | None = None) -> dict[str, Any]:
+        """A run against a reference server treated as an external target (standard timings: 10 s calls;
+        `call_length` scales them to calls of that length)."""
+        from conformance.reference.settings import STANDARD_TIMINGS, ReferenceSettings
         from server_counter import start_counting_reference
 
-        running, counter = start_counting_reference(ReferenceSettings(port=0, window=window))
+        timings = STANDARD_TIMINGS.scaled(call_length / STANDARD_TIMINGS.call_length) if call_length else STANDARD_TIMINGS
+        running, counter = start_counting_reference(ReferenceSettings(port=0, window=window, timings=timings))
         try:
             args, env = self.external_args(running, window)
             return self.suite_run(name, args + extra, env, counter)
@@ -829,14 +833,16 @@ def measuring_options(argv: list[str]) -> list[str]:
 
 
 FLEET_MARK = "<!-- fleet section: written by bench/fleet.py -->"
+TIME_TO_VERDICT_MARK = "<!-- time-to-verdict section: written by bench/time_to_verdict.py -->"
 
 
 def keep_fleet_section(report: str, output: Path) -> str:
-    """The report, followed by the fleet section bench/fleet.py wrote into the file, if any."""
+    """The report, followed by the sections bench/time_to_verdict.py and bench/fleet.py wrote into the file."""
     current = output.read_text(encoding="utf-8") if output.exists() else ""
-    if FLEET_MARK not in current:
+    starts = [current.index(mark) for mark in (TIME_TO_VERDICT_MARK, FLEET_MARK) if mark in current]
+    if not starts:
         return report
-    return report.rstrip("\n") + "\n\n" + current[current.index(FLEET_MARK):]
+    return report.rstrip("\n") + "\n\n" + current[min(starts):]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -350,6 +350,7 @@ class TargetSession(requests.Session):
                  budget: float | None = None, on_wait: Callable[[str], None] | None = None,
                  parent: "TargetSession | None" = None, history: Any = None) -> None:
         super().__init__()
+        self.history = history  # the run's record of every exchange (None: not recorded)
         self.timeout = timeout
         self.verify = verify
         self.limiter = limiter

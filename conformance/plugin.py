@@ -22,6 +22,8 @@ from conformance.client import (REDACT, ApiClient, ExchangeLog, RateLimited, Rat
                                TargetUnavailable, cut_words)
 from conformance.config import ConfigError, TargetConfig
 from conformance.history import History
+from conformance.timeline import Timeline
+from conformance.visibility import ObservedClient
 
 _STRICT_PYTEST_NAME = "should-strict"  # pytest owns --strict; the console command maps its --strict here
 
@@ -59,11 +61,12 @@ class CallBudget:
         self.created: list[CreatedCall] = []
         self.attempts = 0
         self._spent: dict[str, int] = {}
-        self.invalid_dials = 0  # invalid creates naming the destination that generated tests sent
 
-    def count(self, purpose: str) -> None:
-        """Take one create from the budget on behalf of `purpose` (e.g. the generated tests)."""
-        self.attempts += 1
+    def count(self, purpose: str, call: bool = True) -> None:
+        """Count one request on behalf of `purpose` (e.g. the generated tests); with `call`, a create taken
+        from the budget (without: e.g. an invalid create naming the destination, which places no call)."""
+        if call:
+            self.attempts += 1
         self._spent[purpose] = self._spent.get(purpose, 0) + 1
 
     def spent(self, purpose: str) -> int:
@@ -83,7 +86,7 @@ class CallBudget:
         reason = self.skip_reason()
         if reason:
             pytest.skip(reason)
-        self.attempts += 1
+        self.count("scenario")
 
     def payload(self, other_account: bool = False, **overrides: Any) -> dict[str, Any]:
         body = self.run.config.create_payload(other_account)
@@ -124,6 +127,7 @@ class Run:
     target_errors: int = 0  # tests left not run by a failed exchange: --accept-incomplete does not cover them
     target_failure: dict[str, Any] | None = None  # how the target failed the run (verdict.json `target_failure`)
     visibility: Any = None  # the background retention-window watch, when its tests are selected
+    timeline: Timeline = field(default_factory=Timeline)  # the background watches, and what they did when
     waivers: Any = None  # conformance.waivers.Waivers of this target, with --waivers
     baseline: Any = None  # (path, verdict) read from --baseline
     history: History = field(default_factory=History)  # every exchange of the run, for the oracle
@@ -137,7 +141,7 @@ class Run:
 
     def client(self, token: str | None, account_sid: str | None = None) -> ApiClient:
         """A client of an account (the main one by default) with any token, sharing the run's session."""
-        return ApiClient(self.config.base_url, account_sid or self.config.account_sid, token, self.api.session)
+        return ObservedClient(self.config.base_url, account_sid or self.config.account_sid, token, self.api.session)
 
 
 _RUN_KEY = pytest.StashKey[Run]()
@@ -189,8 +193,8 @@ def pytest_configure(config: pytest.Config) -> None:
     session = TargetSession(timeout=cfg.request_timeout, verify=cfg.verify, limiter=RateLimiter(cfg.rate_limit),
                             log=log, token_envs=token_envs, max_body_bytes=cfg.max_body_bytes,
                             budget=cfg.run_budget, on_wait=_announcer(config), history=history)
-    api = ApiClient(cfg.base_url, cfg.account_sid, cfg.token, session)
-    other = ApiClient(cfg.base_url, cfg.other_account_sid, cfg.other_token, session) if cfg.has_other_account else None
+    api = ObservedClient(cfg.base_url, cfg.account_sid, cfg.token, session)
+    other = ObservedClient(cfg.base_url, cfg.other_account_sid, cfg.other_token, session) if cfg.has_other_account else None
     config.stash[_RUN_KEY] = Run(cfg, api, other, log, verdict.Ledger(), reference=reference, history=history)
     try:
         _load_gates(config.stash[_RUN_KEY])
@@ -288,6 +292,32 @@ def pytest_collection(session: pytest.Session) -> Any:
     return None
 
 
+def pytest_ignore_collect(collection_path: Any, config: pytest.Config) -> bool | None:
+    """Leave out a module that builds Schemathesis tests when -m/-k cannot select any of them (start-up
+    time); its requirements are recorded as deselected, as if it had been collected."""
+    from conformance import selection
+
+    if _RUN_KEY not in config.stash or collection_path.name not in selection.COSTLY_MODULES:
+        return None
+    markexpr, keywordexpr = config.getoption("markexpr", ""), config.getoption("keyword", "")
+    if not markexpr and not keywordexpr:
+        return None
+    module = selection.read_module(collection_path)
+    if module is None:
+        return None
+    operations = [f"{method.upper()} {path}" for path, item in (spec.load_spec().get("paths") or {}).items()
+                  for method in item if method in ("get", "post", "put", "patch", "delete")]
+    try:
+        parents = collection_path.parent.relative_to(config.rootpath).parts
+    except ValueError:
+        parents = ()
+    if not selection.cannot_select(module, markexpr, keywordexpr, operations, tuple(parents)):
+        return None
+    ledger = current_run(config).ledger
+    ledger.collected([rid for rid in module.requirements if rid in ledger.catalogue], selected=False)
+    return True
+
+
 def _requirements_of(item: pytest.Item) -> list[str]:
     ids: list[str] = []
     for mark in item.iter_markers("requirements"):
@@ -310,10 +340,23 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 
     reporting.label_items(items, ledger.catalogue)
-    # The retention-window tests assert last: their watch starts with the session and runs beside the rest.
-    # The oracle judges what the whole run saw, the window watch's samples included: it runs last of all.
-    items.sort(key=lambda item: (item.get_closest_marker("oracle") is not None,
-                                 item.get_closest_marker("window") is not None))
+    items.sort(key=need_order)
+
+
+#: The fixtures through which a test waits for a background watch, in the order their records are
+#: expected to be complete: the lifecycle call's end, then its delete (at once after the end).
+WAITING_FIXTURES = {"life": 1, "deletion": 2, "lifecycle_settled": 2}
+
+
+def need_order(item: pytest.Item) -> tuple[bool, int]:
+    """Ordering by need: tests that wait for a background watch run at the end, in the order their watch is
+    expected to be done (the lifecycle call ends within a call's length; the retention window passes
+    after that); tests of what the whole run saw (`oracle`) run last of all. Stable: file order otherwise."""
+    if item.get_closest_marker("window") is not None:
+        rank = 3
+    else:
+        rank = max((WAITING_FIXTURES.get(name, 0) for name in getattr(item, "fixturenames", ())), default=0)
+    return item.get_closest_marker("oracle") is not None, rank
 
 
 @pytest.hookimpl(trylast=True)
@@ -323,10 +366,19 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     run = current_run(session.config)
     for item in session.items:
         run.ledger.collected(_requirements_of(item), selected=True)
+    # Everything that waits on real time starts now, in the background: the lifecycle call (when a test of
+    # it is selected), the retention-window call.
+    # The window's call first (its create is made here; the lifecycle's in its thread): the calls are
+    # taken from the budget in that order.
     if any(item.get_closest_marker("window") for item in session.items) and run.budget.skip_reason() is None:
         from conformance.visibility import start_watch
 
         run.visibility = start_watch(run)
+    needs = {name for item in session.items for name in getattr(item, "fixturenames", ())}
+    if "created" in needs:
+        from conformance.lifecycle import start_lifecycle
+
+        start_lifecycle(run, follow=bool(needs & {"life", "deletion"}), delete="deletion" in needs)
 
 
 _JUDGEMENTS = pytest.StashKey[dict[str, Judgement]]()
@@ -627,6 +679,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _RUN_KEY not in session.config.stash:
         return
     run = current_run(session.config)
+    run.timeline.stop()
     if run.visibility is not None:
         run.visibility.stop()
     stopped = run.api.session.stopped
@@ -684,6 +737,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.section("Calls API conformance: requirement by requirement")
     for line in lines + waiving.summary_lines(result) + baselines.summary_lines(result):
         terminalreporter.write_line(line)
+    if config.option.verbose > 0 and current_run(config).timeline.events:
+        terminalreporter.section("Calls API conformance: timeline of the background watches")
+        for line in current_run(config).timeline.lines():
+            terminalreporter.write_line(line)
     leftovers = result["stats"]["leftover_calls"]
     if leftovers:
         terminalreporter.write_line(f"WARNING: calls created by this run still listed after cleanup: {', '.join(leftovers)}")

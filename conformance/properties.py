@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
 import hypothesis
@@ -26,7 +27,9 @@ from schemathesis.generation import GenerationMode
 from conformance import spec
 from conformance.checks import TARGET_ADDRESS, RequirementViolation, invalid_create_requirement
 from conformance.client import MAX_JSON_DEPTH, REDACT, loads_bounded
-from conformance.visibility import DELETED
+from conformance.visibility import DELETED, SEEN
+
+INVALID_DIAL = "invalid-dial"  # CallBudget purpose: an invalid create that names the destination (no call)
 
 if TYPE_CHECKING:
     from conformance.plugin import Run
@@ -132,7 +135,7 @@ def generated_calls_allowed(run: "Run", purpose: str) -> bool:
 
 def invalid_may_dial(run: "Run", purpose: str) -> bool:
     """Whether the next invalid create a generated test sends may name the configured destination."""
-    return generated_calls_allowed(run, purpose) and (run.config.embedded or run.budget.invalid_dials < INVALID_DIALS_EXTERNAL)
+    return generated_calls_allowed(run, purpose) and (run.config.embedded or run.budget.spent(INVALID_DIAL) < INVALID_DIALS_EXTERNAL)
 
 
 def _inert(value: Any) -> bool:
@@ -262,7 +265,7 @@ def prepare_case(case: Any, run: "Run", purpose: str = "property") -> None:
             # dials nobody on any server. test_bad_input sends a malformed path with the whole payload.
             del body["to"]
     if _mode(case) == GenerationMode.NEGATIVE and _names_a_destination(body):
-        run.budget.invalid_dials += 1
+        run.budget.count(INVALID_DIAL, call=False)
     case.body = body
 
 
@@ -369,7 +372,16 @@ def as_violations(group: FailureGroup, case: Any, run: "Run") -> ExceptionGroup:
 def send(case: Any, run: "Run", purpose: str = "property") -> Any:
     """Make the case safe, send it through the run's session, remember any call it created."""
     prepare_case(case, run, purpose)
+    sent = time.monotonic()
     response = case.call(session=run.api.session, headers=run.api.auth_headers())
+    if case.method.upper() == "GET" and 200 <= response.status_code < 300:
+        try:
+            body = loads_bounded(response.content)
+        except ValueError:
+            body = None
+        asked = (case.path_parameters or {}).get("call_sid")
+        SEEN.record_body(body, sent, time.monotonic(), run.log.last_in_thread(),
+                         asked if isinstance(asked, str) else None)  # statuses seen, whoever asked
     remember_created(case, response, run, purpose)
     if case.method.upper() == "DELETE":
         DELETED.record((case.path_parameters or {}).get("call_sid"), response.status_code)

@@ -14,9 +14,11 @@ thread beside the rest of the run, and the window tests (ordered last) only judg
    handled the request inside the window;
 4. once `end_upper + window + grace` has passed, get and list it once more: it should be gone.
 
-Every request is bounded (the client's timeout) and so is every wait (the call timeout, the window,
-the grace period), so the watch always finishes. Its requests use a client of their own (with the
-run's rate limiter) so that they do not show up among the exchanges of whatever test is running.
+It is a `conformance.timeline.Watch`: its plan is `window_plan` (when to sample), its sampler the
+timeline's `CallSampler` (how a get or list is taken), its record the brackets and samples below; the
+tests of conformance/suite/test_visibility.py judge them. Every request is bounded (the client's
+timeout) and so is every wait (the call timeout, the window, the grace period), so the watch always
+finishes.
 
 The module also answers questions other tests ask: until when is a call certain to stay visible
 (`visible_until`, `find_lasting_call`), which statuses did the run's requests see for a call,
@@ -27,12 +29,13 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from collections.abc import Collection
-from typing import Any, Callable
+from typing import Any
 
 from conformance.checks import ACTIVE_STATUSES, TERMINAL_STATUSES
-from conformance.client import ApiClient, Exchange, ExchangeLog, RateLimited, TargetSession, TargetUnavailable
+from conformance.client import ApiClient, Exchange
+from conformance.timeline import CallSampler, Sample, Watch
 
 #: Fractions of the window at which the call is sampled (the last sample is planned separately,
 #: just before the window closes).
@@ -116,8 +119,10 @@ def find_lasting_call(client: ApiClient, budget: Any, window: float, *, need: fl
     response = client.list_calls()
     listed = response.success_json()
     created = {c.sid: c.created_at for c in budget.created}
-    candidates = lasting_candidates(listed if isinstance(listed, list) else [], observed_at, window, created,
-                                    exclude, need)
+    # A call a watch deletes when it is done with it cannot be relied on to stay.
+    listed = [c for c in listed if not (isinstance(c, dict) and c.get("call_sid") in DELETING)] \
+        if isinstance(listed, list) else []
+    candidates = lasting_candidates(listed, observed_at, window, created, exclude, need)
     for sid, until, lasting in candidates:
         if lasting and _gettable(client, sid):
             mine = "a call this run created" if sid in created else "a call seen active"
@@ -167,16 +172,21 @@ class StatusLog:
             with self._lock:
                 self._seen.setdefault(sid, []).append(Seen(sid, status, sent, received, via, exchange))
 
-    def record_response(self, response: Any, sent: float, received: float) -> None:
+    def record_response(self, response: Any, sent: float, received: float, asked: str | None = None) -> None:
         """Record the statuses a 2xx get (one call) or list (several) answer shows."""
-        body = response.success_json()
+        self.record_body(response.success_json(), sent, received, response.exchange, asked)
+
+    def record_body(self, body: Any, sent: float, received: float, exchange: Exchange | None,
+                    asked: str | None = None) -> None:
+        """Record the statuses the decoded body of a 2xx get or list answer shows. A get answered with
+        another call than the one `asked` for says nothing reliable about either (CALLS-GET-MATCHES-SID)."""
         if isinstance(body, dict):
-            self.record(body.get("call_sid"), body.get("call_status"), sent, received, "get", response.exchange)
+            if asked is None or body.get("call_sid") == asked:
+                self.record(body.get("call_sid"), body.get("call_status"), sent, received, "get", exchange)
         elif isinstance(body, list):
             for call in body:
                 if isinstance(call, dict):
-                    self.record(call.get("call_sid"), call.get("call_status"), sent, received, "list",
-                                response.exchange)
+                    self.record(call.get("call_sid"), call.get("call_status"), sent, received, "list", exchange)
 
     def of(self, sid: str) -> list[Seen]:
         with self._lock:
@@ -184,6 +194,20 @@ class StatusLog:
 
 
 SEEN = StatusLog()
+
+
+class ObservedClient(ApiClient):
+    """The run's client: every get or list answer it receives is recorded in SEEN, whoever sent it (a
+    server may report a status change once, to whichever request comes first)."""
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        sent = time.monotonic()
+        response = super().request(method, path, **kwargs)
+        if method.upper() == "GET":
+            tail = path.split("?", 1)[0].rstrip("/").split("/")
+            asked = tail[-1] if len(tail) >= 2 and tail[-2] == "Calls" else None
+            SEEN.record_response(response, sent, time.monotonic(), asked)
+        return response
 
 
 class DeletedCalls:
@@ -195,7 +219,7 @@ class DeletedCalls:
         self._lock = threading.Lock()
         self._sids: set[str] = set()
 
-    def record(self, sid: Any, status: int) -> None:
+    def record(self, sid: Any, status: int = 204) -> None:
         if isinstance(sid, str) and 200 <= status < 300:
             with self._lock:
                 self._sids.add(sid)
@@ -207,75 +231,54 @@ class DeletedCalls:
 
 DELETED = DeletedCalls()
 
+#: The calls a background watch of the run deletes when it is done with them (the lifecycle call): no
+#: other check relies on one of them staying visible, and a 404 of one is no evidence.
+DELETING = DeletedCalls()
+
 
 # --- the watch ---------------------------------------------------------------------------------
 
 
-@dataclass
-class Sample:
-    """One request of the watch and what it showed about the watched call."""
-
-    kind: str  # "get" or "list"
-    sent: float  # monotonic
-    received: float  # monotonic
-    status: int | None = None
-    present: bool | None = None  # the call was in the answer (None: the answer could not tell)
-    call_status: str | None = None
-    exchange: Exchange | None = None
-    error: str | None = None
-
-    @property
-    def latency(self) -> float:
-        return self.received - self.sent
+def window_plan(end_lower: float, end_upper: float, window: float) -> list[float]:
+    """When to sample inside the window (monotonic): as soon as the end is known, then at fractions of
+    the window. A sample planned before `end_upper` is pushed after it (it would prove nothing about the
+    ended call); the last sample, just before the window closes, is planned once latencies are known."""
+    return [end_upper] + [max(end_upper, end_lower + f * window) for f in SAMPLE_FRACTIONS]
 
 
-@dataclass
-class VisibilityWatch:
+def last_sample_margin(window: float, latencies: list[float]) -> float:
+    """How long before the window closes the last get-plus-list starts: twice the slowest pair seen so
+    far, and a little for the scheduler (at most a quarter of the window)."""
+    return min(window / 4, 0.1 + 2 * 2 * max(latencies or [0.0]))
+
+
+class VisibilityWatch(Watch):
     """What the watch saw. Read it only after `visible_done` (samples) or `done` (expiry) is set."""
 
-    window: float
-    grace: float
-    call_timeout: float
-    client: ApiClient | None = None
-    sid: str | None = None
-    created_sent: float | None = None  # monotonic time the create was sent
-    create_exchange: Exchange | None = None
-    phase: str = "starting"
-    skip_reason: str | None = None  # why the window cannot be judged (the call never ended, ...)
-    polls: list[Sample] = field(default_factory=list)  # gets while waiting for the end
-    lost: Sample | None = None  # a 404 before the call was seen ending
-    mismatch: Sample | None = None  # a get that answered another call than the one asked for
-    settle: float = 2.0  # seconds a created call may take to become gettable (D-35)
-    end_lower: float | None = None
-    end_upper: float | None = None
-    samples: list[Sample] = field(default_factory=list)  # gets and lists planned inside the window
-    expiry: list[Sample] = field(default_factory=list)  # gets and lists after window + grace
-    planned_samples: int = 0
-    margin: float = 0.0
-    visible_done: threading.Event = field(default_factory=threading.Event)
-    done: threading.Event = field(default_factory=threading.Event)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-    _counted: Callable[[int], None] | None = None
+    name = "retention window"
 
-    # Lifecycle of the watch ---------------------------------------------------------------------
-    def give_up(self, reason: str) -> None:
-        self.skip_reason = self.skip_reason or reason
-        self.phase = "stopped"
+    def __init__(self, window: float, grace: float, call_timeout: float, client: ApiClient | None = None) -> None:
+        super().__init__()
+        self.window, self.grace, self.call_timeout = window, grace, call_timeout
+        self.client = client
+        self.sid: str | None = None
+        self.created_sent: float | None = None  # monotonic time the create was sent
+        self.create_exchange: Exchange | None = None
+        self.polls: list[Sample] = []  # gets while waiting for the end
+        self.lost: Sample | None = None  # a 404 before the call was seen ending
+        self.mismatch: Sample | None = None  # a get that answered another call than the one asked for
+        self.settle = 2.0  # seconds a created call may take to become gettable (D-35)
+        self.end_lower: float | None = None
+        self.end_upper: float | None = None
+        self.samples: list[Sample] = []  # gets and lists planned inside the window
+        self.expiry: list[Sample] = []  # gets and lists after window + grace
+        self.planned_samples = 0
+        self.margin = 0.0
+        self.visible_done = threading.Event()
+
+    def finished(self) -> None:
         self.visible_done.set()
         self.done.set()
-
-    def stop(self) -> None:
-        """Stop the thread (bounded by one request timeout) and account for its requests."""
-        self._stop.set()
-        if self._thread is not None and self._thread.is_alive():
-            self._thread.join(timeout=(self.client.session.timeout if self.client else 0.0) + 2.0)
-        if not self.done.is_set():
-            self.give_up("the run ended before the retention-window watch finished")
-        if self._counted is not None and self.client is not None:
-            self._counted(self.client.session.log.total)
-            self._counted = None
-            self.client.session.close()
 
     def expected_visible_done(self) -> float | None:
         """Monotonic time by which the window samples should be complete (None: not known yet)."""
@@ -298,7 +301,6 @@ class VisibilityWatch:
         return None
 
     def deadline(self) -> float:
-        """Monotonic time after which a waiting test stops waiting, whatever happened."""
         timeout = self.client.session.timeout if self.client else 15.0
         start = self.created_sent if self.created_sent is not None else time.monotonic()
         # Every phase is bounded: the end, the window, the grace, and a few requests per sample.
@@ -342,63 +344,14 @@ class VisibilityWatch:
         return "\n  ".join(parts)
 
     # The thread --------------------------------------------------------------------------------
-    def _sleep_until(self, when: float) -> bool:
-        """Sleep until monotonic `when`; False when the watch was stopped meanwhile, or the run stopped sending
-        (the target failed it: the watch gives up with that reason)."""
-        while True:
-            stopped = getattr(self.client.session, "stopped_run", lambda: None)() if self.client else None
-            if stopped is not None:
-                self.give_up(f"TARGET FAILED: {stopped}")
-                return False
-            remaining = when - time.monotonic()
-            if remaining <= 0:
-                return not self._stop.is_set()
-            if self._stop.wait(min(remaining, 1.0)):
-                return False
+    def _sampler(self) -> CallSampler:
+        assert self.client is not None and self.sid is not None
+        return CallSampler(self.client, self.sid)
 
     def _get(self) -> Sample:
-        assert self.client is not None and self.sid is not None
-        sent = time.monotonic()
-        try:
-            response = self.client.get_call(self.sid)
-        except (TargetUnavailable, RateLimited) as error:
-            return Sample("get", sent, time.monotonic(), error=f"{type(error).__name__}: {error}")
-        sample = Sample("get", sent, time.monotonic(), response.status, exchange=response.exchange)
-        SEEN.record_response(response, sent, sample.received)
-        if 200 <= response.status < 300:
-            body = response.success_json()
-            if not isinstance(body, dict):
-                sample.error = f"the {response.status} answer is not a JSON object"
-            elif body.get("call_sid") != self.sid:
-                sample.error = f"the {response.status} answer is another call ({body.get('call_sid')!r})"
-                self.mismatch = self.mismatch or sample
-            else:
-                sample.present = True
-                status = body.get("call_status")
-                sample.call_status = status if isinstance(status, str) else None
-        elif response.status in (404, 410):
-            sample.present = False
-        else:
-            sample.error = f"answered {response.status}"
-        return sample
-
-    def _list(self) -> Sample:
-        assert self.client is not None and self.sid is not None
-        sent = time.monotonic()
-        try:
-            response = self.client.list_calls()
-        except (TargetUnavailable, RateLimited) as error:
-            return Sample("list", sent, time.monotonic(), error=f"{type(error).__name__}: {error}")
-        sample = Sample("list", sent, time.monotonic(), response.status, exchange=response.exchange)
-        SEEN.record_response(response, sent, sample.received)
-        body = response.success_json()
-        if isinstance(body, list):
-            match = [c for c in body if isinstance(c, dict) and c.get("call_sid") == self.sid]
-            sample.present = bool(match)
-            if match and isinstance(match[0].get("call_status"), str):
-                sample.call_status = match[0]["call_status"]
-        else:
-            sample.error = f"answered {response.status}" if response.status != 200 else "the 200 answer is not a JSON array"
+        sample = self._sampler().get()
+        if sample.call is not None and not sample.present:
+            self.mismatch = self.mismatch or sample  # a 2xx answer about another call
         return sample
 
     def _wait_for_end(self) -> bool:
@@ -414,6 +367,8 @@ class VisibilityWatch:
             self.polls.append(sample)
             if sample.error is None and sample.present and sample.call_status in TERMINAL_STATUSES:
                 self.end_lower, self.end_upper = last_active_sent, sample.received
+                self.note(f"call {self.sid} seen {sample.call_status}: the window runs until "
+                          f"{self.end_lower + self.window - self.timeline.started if self.timeline else 0:.2f} s")
                 return True
             settling = sample.error is None and sample.present is False and not seen \
                 and sample.received < self.created_sent + self.settle
@@ -439,77 +394,77 @@ class VisibilityWatch:
                              f"see CALLS-LIFECYCLE-ENDS")
                 return False
             pause = min(interval, 0.1) if settling else interval
-            if not self._sleep_until(min(time.monotonic() + pause, deadline)):
+            if not self.sleep_until(min(time.monotonic() + pause, deadline)):
                 return False
 
     def _sample_window(self) -> bool:
         assert self.end_lower is not None and self.end_upper is not None
-        latencies = [p.latency for p in self.polls] or [0.0]
-        # The plan: one sample as soon as the end is known, some through the window, and a last one
-        # planned to complete before end_lower + window whatever the request time. A sample planned
-        # before end_upper is pushed after it (it would not prove anything about the ended call).
-        plan = [self.end_upper] + [max(self.end_upper, self.end_lower + f * self.window) for f in SAMPLE_FRACTIONS]
+        latencies = [p.latency for p in self.polls]
+        plan = window_plan(self.end_lower, self.end_upper, self.window)
         self.planned_samples = len(plan) + 1
         for when in plan:
-            if not self._sleep_until(when):
+            if not self.sleep_until(when):
                 return False
             self._sample_pair(self.samples)
-        # The last sample: its get and list must both be answered before the window closes. Allow
-        # twice the slowest get-plus-list seen so far, and a little for the scheduler.
-        slowest = max(latencies + [s.latency for s in self.samples])
-        self.margin = min(self.window / 4, 0.1 + 2 * 2 * slowest)
+        # The last sample: its get and list must both be answered before the window closes.
+        self.margin = last_sample_margin(self.window, latencies + [s.latency for s in self.samples])
         last = max(self.end_upper, self.end_lower + self.window - self.margin)
-        if not self._sleep_until(last):
+        if not self.sleep_until(last):
             return False
         self._sample_pair(self.samples)
         return True
 
     def _sample_pair(self, into: list[Sample]) -> None:
+        sampler = self._sampler()
         into.append(self._get())
-        into.append(self._list())
+        into.append(sampler.list())
 
-    def _run(self) -> None:
-        try:
-            self.phase = "waiting for the call to end"
-            if not self._wait_for_end():
-                return
-            self.phase = "sampling the window"
-            if not self._sample_window():
-                self.give_up("the watch was stopped during the window")
-                return
-            self.visible_done.set()
-            self.phase = "waiting for the window and grace to pass"
-            assert self.end_upper is not None
-            if not self._sleep_until(self.end_upper + self.window + self.grace):
-                self.give_up("the watch was stopped before the window had passed")
-                return
-            self.phase = "checking that the call is gone"
-            self._sample_pair(self.expiry)
-            self.phase = "finished"
-        except Exception as error:  # the thread must never die silently
-            self.give_up(f"the watch failed: {type(error).__name__}: {error}")
-        finally:
-            self.visible_done.set()
-            self.done.set()
+    def observe(self) -> None:
+        self.phase = "waiting for the call to end"
+        if not self._wait_for_end():
+            return
+        self.phase = "sampling the window"
+        if not self._sample_window():
+            self.give_up("the watch was stopped during the window")
+            return
+        self.note(f"{len(self.samples) // 2} get-and-list samples taken inside the window")
+        self.visible_done.set()
+        self.phase = "waiting for the window and grace to pass"
+        assert self.end_upper is not None
+        if not self.sleep_until(self.end_upper + self.window + self.grace):
+            self.give_up("the watch was stopped before the window had passed")
+            return
+        self.phase = "checking that the call is gone"
+        self._sample_pair(self.expiry)
+        self.note(f"call {self.sid} checked after the window and grace: "
+                  + ", ".join(f"{s.kind} {'present' if s.present else 'absent'}" for s in self.expiry))
+        self.phase = "finished"
 
     def progress(self) -> str:
         now = time.monotonic()
         end = self.expected_done()
-        left = f"about {max(0.0, end - now):.0f} s left" if end is not None else "time left unknown"
+        # Before the call is seen ending, only the bound is known (the call timeout).
+        bound = "about" if self.end_upper is not None else "at most"
+        left = f"{bound} {max(0.0, end - now):.0f} s left" if end is not None else "time left unknown"
         judged = len([s for s in self.samples if s.kind == "get"])
         return (f"retention window: watching 1 call ({self.sid}); {self.phase}; "
                 f"{judged} of {self.planned_samples or '?'} window samples taken; {left}")
+
+    def waiting_for(self) -> str:
+        return self.progress()
 
 
 def start_watch(run: Any) -> VisibilityWatch:
     """Create the watched call now and follow it in a background thread. Never raises.
 
-    `run` is the plugin's Run: its config, its call budget and its rate limiter are used. The call
-    counts against the budget like any other; when creating is not possible the watch is returned
-    already finished, with the reason, and the window tests skip with it.
+    `run` is the plugin's Run: its config, its call budget and its session (rate limiter, breaker, run
+    budget, history) are used. The call counts against the budget like any other; when creating is not
+    possible the watch is returned already finished, with the reason, and the window tests skip with it.
     """
     cfg = run.config
     watch = VisibilityWatch(window=cfg.window, grace=cfg.grace, call_timeout=cfg.call_timeout)
+    if getattr(run, "timeline", None) is not None:
+        run.timeline.add(watch)
     settle = getattr(cfg, "settle", None)
     if isinstance(settle, (int, float)):
         watch.settle = float(settle)
@@ -517,19 +472,9 @@ def start_watch(run: Any) -> VisibilityWatch:
     if reason:
         watch.give_up(reason)
         return watch
-    shared = run.api.session
-    # A session of its own (requests sessions are not meant to be shared between threads) and a log of
-    # its own (its exchanges are not those of the test running meanwhile); the run's rate limit holds.
-    session = TargetSession(timeout=shared.timeout, verify=shared.verify, limiter=shared.limiter,
-                            log=ExchangeLog(keep=20), token_envs=dict(shared.token_envs),
-                            max_body_bytes=shared.max_body_bytes, parent=shared, history=shared.history)
-    client = ApiClient(cfg.base_url, cfg.account_sid, cfg.token, session)
-    watch.client = client
-
-    def count(total: int) -> None:
-        run.log.total += total
-
-    watch._counted = count
+    watch.attach(run)
+    client = watch.client
+    assert client is not None
     try:
         run.budget.reserve()  # cannot skip: the budget was just found open
         body = run.budget.payload()
@@ -543,9 +488,9 @@ def start_watch(run: Any) -> VisibilityWatch:
             return watch
         run.budget.remember(sid, body)
         watch.sid = sid
+        watch.note(f"created call {sid}")
     except Exception as error:  # a broken target must not break the run's start
         watch.give_up(f"the watch could not create its call: {type(error).__name__}: {error}")
         return watch
-    watch._thread = threading.Thread(target=watch._run, name="calls-retention-window", daemon=True)
-    watch._thread.start()
+    watch.start()
     return watch

@@ -249,3 +249,21 @@ def test_fleet_section_replaces_its_old_self_and_survives_the_main_benchmark(tmp
     assert text.count(fleet_bench.MARK) == 1 and "main results" in text and "| 1.40 |" in text
     kept = run.keep_fleet_section("# Benchmarks\n\nnew main results\n", output)
     assert kept.startswith("# Benchmarks\n\nnew main results") and "| 1.40 |" in kept
+
+
+def test_time_to_verdict_section_sits_before_the_fleet_section_and_survives_the_main_benchmark(tmp_path: Path) -> None:
+    ttv = _load("time_to_verdict")
+    output = tmp_path / "benchmarks.md"
+    output.write_text("# Benchmarks\n\nmain results\n", encoding="utf-8")
+    fleet_bench.write_section(fleet_bench.render(_fleet_results(10.0, 12.0)), output)
+    runs = {"external-not-slow": [{"wall_seconds": 13.0, "server": {"requests": 600}, "suite_stats": {"calls_created": 4},
+                                   "verdict": "INCOMPLETE"}]}
+    table = run.markdown_table(["run", "wall", "goal", "met", "requests", "calls", "verdict"], ttv.rows(runs))
+    assert "| external-not-slow | 13.0 | ≤ 15 s | yes | 600 | 4 | INCOMPLETE |" in table
+    ttv.write_section(ttv.section(table, runs, (0.5, 0.6)), output)
+    ttv.write_section(ttv.section(table, runs, (0.5, 0.7)), output)
+    text = output.read_text(encoding="utf-8")
+    assert text.count(run.TIME_TO_VERDICT_MARK) == 1 and text.count(fleet_bench.MARK) == 1
+    assert text.index(run.TIME_TO_VERDICT_MARK) < text.index(fleet_bench.MARK) and "0.7 after" in text
+    kept = run.keep_fleet_section("# Benchmarks\n\nnew main results\n", output)
+    assert "new main results" in kept and run.TIME_TO_VERDICT_MARK in kept and fleet_bench.MARK in kept

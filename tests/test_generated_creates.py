@@ -138,7 +138,7 @@ def test_a_request_invalid_only_in_its_path_carries_the_configured_payload_witho
     properties.prepare_case(case, run)
     assert "to" not in case.body and case.body["from"] == FROM
     assert case.path_parameters["account_sid"] == "not-a-uuid"  # the invalid part, kept
-    assert run.budget.attempts == 0 and run.budget.invalid_dials == 0
+    assert run.budget.attempts == 0 and run.budget.spent("invalid-dial") == 0
 
 
 def test_a_request_invalid_in_its_body_goes_to_the_configured_account():

@@ -1,15 +1,16 @@
 """The life of one call: create, get, list, watch it end, delete, and check it is gone.
 
-One call is created for the whole module (the call budget is small on a real target). The fixtures
-do the requests in the order a client would, and record the answers; each test judges one promise
-about them, so that a SHOULD (a warning) never hides a MUST (a failure) and the other way round.
+One call is created for the whole run (the call budget is small on a real target), by the lifecycle
+watch of conformance/lifecycle.py: it starts right after collection and follows the call in the
+background while the rest of the run goes on. The fixtures wait for its records; each test judges
+one promise about them, so that a SHOULD (a warning) never hides a MUST (a failure) and the other way
+round. The tests of the end and the delete run late (plugin.py orders them by what they wait for).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -33,201 +34,63 @@ from conformance.checks import (
 )
 from conformance.client import Response
 from conformance import spec
-from conformance.visibility import DELETED, SEEN, find_lasting_call, lasting_candidates
+from conformance.lifecycle import Created, Deletion, Life, LifecycleWatch, Observation, start_lifecycle
+from conformance.timeline import progress_writer
+from conformance.visibility import DELETED, DELETING, SEEN, lasting_candidates
 
 from conformance.suite.test_visible_calls import judge_known_visible
 
-AFTER_END_POLLS = 2  # gets after the first terminal status, to see that it stays terminal
+def _watch(request: pytest.FixtureRequest, run) -> LifecycleWatch:
+    """The run's lifecycle watch (started right after collection; started now when it was not)."""
+    watch = run.timeline.watches.get(LifecycleWatch.name)
+    if watch is None:
+        watch = start_lifecycle(run)
+    return watch
 
 
-def _poll_cap(target) -> float:
-    """Longest pause between two gets of a live call: proportional to the call timeout, and short
-    enough that a call cannot end and expire unseen between two gets."""
-    return max(0.1, min(3.0, target.call_timeout / 40, target.window / 4))
+def _wait(request: pytest.FixtureRequest, watch: LifecycleWatch, event, record: Any) -> Any:
+    """Wait for one of the watch's records; a failed exchange that stopped it fails the test as it would have."""
+    watch.wait(event, progress_writer(request.config))
+    value = record()
+    if value is None:
+        if watch.failure is not None:
+            raise watch.failure
+        pytest.skip(watch.skip_reason or "the lifecycle watch did not get that far")
+    return value
 
 
-def _call_body(response: Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
+def _require_sid(created: Created) -> str:
+    if created.sid is None:
+        pytest.skip(f"the create answered {created.response.status} without a sid: see CALLS-CREATE-SUCCESS")
+    return created.sid
 
 
-@dataclass
-class Observation:
-    sent: float  # monotonic
-    received: float
-    response: Response
-    call: Any = None
-
-    @property
-    def call_status(self) -> Any:
-        return self.call.get("call_status") if isinstance(self.call, dict) else None
-
-
-@dataclass
-class Created:
-    body: dict[str, Any]
-    response: Response
-    sid: str | None
-    sent: float
-    gets: list[Observation] = field(default_factory=list)  # the gets right after the create (settle retries)
-    listing: Observation | None = None
-
-    def require_sid(self) -> str:
-        if self.sid is None:
-            pytest.skip(f"the create answered {self.response.status} without a sid: see CALLS-CREATE-SUCCESS")
-        return self.sid
-
-
-@dataclass
-class Life:
-    observations: list[Observation]
-    ended: Observation | None  # the first get that showed a terminal status
-    vanished: Observation | None  # a get that answered 404 before the call was seen ending
-    timed_out: bool
-
-
-@dataclass
-class Deletion:
-    sid: str
-    before: Response  # the get right before the delete
-    other_sid: str | None
-    other_until: float | None  # wall time until which the other call is certain to stay visible
-    other_why: str
-    delete: Response
-    get_after: Response
-    list_after: Response
-    other_get_after: Response | None
-    other_listed_before: bool | None
-    other_listed_after: bool | None
-    delete_again: Response
-    ended_before_delete: bool
-    vanished: list[tuple[str, Response]] = field(default_factory=list)  # other calls certain to be there, gone
-
-
-def _get(api, sid: str) -> Observation:
-    sent = time.monotonic()
-    response = api.get_call(sid)
-    received = time.monotonic()
-    SEEN.record_response(response, sent, received)
-    return Observation(sent, received, response, _call_body(response) if 200 <= response.status < 300 else None)
-
-
-def _get_settled(api, sid: str, settle: float) -> Observation:
-    """Get a call just created, retrying a 404 for the settle time (D-35)."""
-    until = time.monotonic() + settle
-    while True:
-        observation = _get(api, sid)
-        if observation.response.status != 404 or time.monotonic() >= until:
-            return observation
-        time.sleep(0.1)
-
-
-# --- fixtures: the requests, in the order a client makes them ---------------------------------
+# --- fixtures: what the background watch recorded, in the order a client makes the requests -----
 
 
 @pytest.fixture(scope="module")
-def created(api, calls, target) -> Created:
-    """Create one call, get it at once (retrying a 404 for the settle time), and list at once."""
-    body = calls.payload()
-    sent = time.monotonic()
-    response = calls.create()
-    result = Created(body, response, response.created_sid(), sent)
-    if result.sid is None:
-        return result
-    settle_until = time.monotonic() + target.settle
-    while True:  # like _get_settled, keeping every attempt
-        observation = _get(api, result.sid)
-        result.gets.append(observation)
-        if observation.response.status != 404 or time.monotonic() >= settle_until:
-            break
-        time.sleep(0.1)
-    sent = time.monotonic()
-    result.listing = Observation(sent, sent, api.list_calls())
-    result.listing.received = time.monotonic()
-    SEEN.record_response(result.listing.response, sent, result.listing.received)
-    return result
+def lifecycle(request, run) -> LifecycleWatch:
+    return _watch(request, run)
 
 
 @pytest.fixture(scope="module")
-def life(api, target, created: Created) -> Life:
-    """Poll the created call until it ends (or the call timeout passes), then a few times more."""
-    sid = created.require_sid()
-    observations = list(created.gets)
-    deadline = created.sent + target.call_timeout
-    pause, cap = 0.1, _poll_cap(target)
-    ended: Observation | None = None
-    vanished: Observation | None = None
-    after_end = 0
-    if observations and observations[-1].call_status in TERMINAL_STATUSES:
-        ended = observations[-1]
-    while True:
-        if ended is not None and after_end >= AFTER_END_POLLS:
-            break
-        if ended is None and time.monotonic() >= deadline:
-            break
-        time.sleep(pause)
-        # Growing pauses while the call lives; once it has ended, a few quick looks (an ended call
-        # expires after the window, and the delete checks need it still there).
-        pause = min(cap, pause * 1.5) if ended is None else min(pause, max(0.1, target.window / 20))
-        observation = _get(api, sid)
-        observations.append(observation)
-        if observation.response.status == 404:
-            if ended is None and any(isinstance(o.call, dict) for o in observations):
-                vanished = observation  # seen, then gone before it was seen ending
-            break
-        if ended is not None:
-            after_end += 1
-        elif observation.call_status in TERMINAL_STATUSES:
-            ended = observation
-    return Life(observations, ended, vanished, timed_out=ended is None and vanished is None)
+def created(request, lifecycle: LifecycleWatch) -> Created:
+    """The create, the gets right after it (settle retries), and a list at once."""
+    return _wait(request, lifecycle, lifecycle.created_done, lambda: lifecycle.created)
 
 
 @pytest.fixture(scope="module")
-def deletion(api, calls, target, created: Created, life: Life) -> Deletion:
-    """Delete the (ended) call, then get, list, check another call of the account, and delete again."""
-    sid = created.require_sid()
-    # Another call of the account, certain to stay visible while the delete is checked when possible:
-    # one this run created less than a window ago, or one seen active; else a new one if the budget
-    # allows; else any listed call (its disappearance then proves nothing).
-    other = find_lasting_call(api, calls, target.window, need=min(10.0, target.window / 2), label="tested",
-                              exclude={sid}, settle=target.settle)
-    other_sid, other_until = (other.sid, other.until) if other else (None, None)
-    why = other.why if other else "no other call of the account could be got"
-    # Every other listed call certain to stay visible (seen active, or created by this run less than a
-    # window ago) must still be listed after the delete.
-    observed_at = time.time()
-    listing = api.list_calls()
-    body = _call_body(listing) if listing.status == 200 else None
-    listed_before = body if isinstance(body, list) else []
-    created_at = {c.sid: c.created_at for c in calls.created}
-    lasting = {entry[0]: entry[1] for entry in lasting_candidates(listed_before, observed_at, target.window, created_at,
-                                                                   exclude={sid}) if entry[1] is not None}
-    other_listed_before = other_sid in sids_of(listed_before) if other_sid and isinstance(body, list) else None
-    before = api.get_call(sid)
-    delete = api.delete_call(sid)
-    DELETED.record(sid, delete.status)
-    get_after = api.get_call(sid)
-    list_after = api.list_calls()
-    other_get_after = api.get_call(other_sid) if other_sid else None
-    other_listed_after = None
-    if other_sid and list_after.status == 200:
-        body = _call_body(list_after)
-        other_listed_after = other_sid in sids_of(body) if isinstance(body, list) else None
-    vanished: list[tuple[str, Response]] = []
-    after = _call_body(list_after) if list_after.status == 200 else None
-    if isinstance(after, list):
-        now = time.time()
-        for gone in sorted(set(lasting) - sids_of(after) - {other_sid}):
-            if lasting[gone] > now:
-                check = api.get_call(gone)
-                if check.status == 404:
-                    vanished.append((gone, check))
-    delete_again = api.delete_call(sid)
-    return Deletion(sid, before, other_sid, other_until, why, delete, get_after, list_after, other_get_after,
-                    other_listed_before, other_listed_after, delete_again, ended_before_delete=life.ended is not None,
-                    vanished=vanished)
+def life(request, lifecycle: LifecycleWatch, created: Created) -> Life:
+    """The gets until the call ended (or the call timeout passed), then a few more."""
+    _require_sid(created)
+    return _wait(request, lifecycle, lifecycle.ended, lambda: lifecycle.life)
+
+
+@pytest.fixture(scope="module")
+def deletion(request, lifecycle: LifecycleWatch, created: Created, life: Life) -> Deletion:
+    """The delete of the ended call, then get, list, another call of the account, and a second delete."""
+    _require_sid(created)
+    return _wait(request, lifecycle, lifecycle.done, lambda: lifecycle.deletion)
 
 
 # --- list and get without creating anything -------------------------------------------------
@@ -275,6 +138,9 @@ def test_get_of_listed_calls_answers_those_calls(api, run, target) -> None:
     checked = objects = 0
     for sid, until in chosen.values():
         response = api.get_call(sid)
+        if response.status == 404 and sid in DELETING:
+            print(f"listed call {sid} answered 404: the run's lifecycle watch deleted it meanwhile")
+            continue
         if response.status == 404 and (until is None or time.time() > until):
             print(f"listed call {sid} answered 404, but it had ended at an unknown time and may have just expired")
             continue
@@ -319,7 +185,7 @@ def test_create_answers_2xx_with_the_new_call_sid(created: Created) -> None:
 @pytest.mark.creates_calls
 @pytest.mark.requirements("CALLS-CREATE-201")
 def test_create_answers_201(created: Created) -> None:
-    created.require_sid()
+    _require_sid(created)
     expect_status(created.response, 201, "CALLS-CREATE-201", "successful create")
 
 
@@ -327,7 +193,7 @@ def test_create_answers_201(created: Created) -> None:
 @pytest.mark.requirements("CALLS-CREATE-VISIBLE", "CALLS-GET-200", "CALLS-GET-MATCHES-SID", "CALLS-CALL-SCHEMA",
                           "CALLS-CALL-STATUS-ENUM", "CALLS-CALL-DIRECTION-ENUM", "CALLS-CONTENT-TYPE-JSON")
 def test_created_call_can_be_got_at_once(created: Created, target) -> None:
-    sid = created.require_sid()
+    sid = _require_sid(created)
     first = created.gets[-1]
     response = first.response
     if response.status == 404:
@@ -346,7 +212,7 @@ def test_created_call_can_be_got_at_once(created: Created, target) -> None:
 @pytest.mark.creates_calls
 @pytest.mark.requirements("CALLS-CREATE-RECORD")
 def test_created_call_record_matches_the_request(created: Created, api) -> None:
-    sid = created.require_sid()
+    sid = _require_sid(created)
     response = created.gets[-1].response
     call = created.gets[-1].call
     if not isinstance(call, dict):
@@ -369,7 +235,7 @@ def test_created_call_record_matches_the_request(created: Created, api) -> None:
 @pytest.mark.creates_calls
 @pytest.mark.requirements("CALLS-LIST-INCLUDES-ACTIVE", "CALLS-LIST-200", "CALLS-LIST-ACCOUNT", "CALLS-LIST-DISTINCT")
 def test_created_call_is_listed(created: Created, api) -> None:
-    sid = created.require_sid()
+    sid = _require_sid(created)
     assert created.listing is not None
     response = created.listing.response
     listed = expect_call_list(response, "list right after a create")
@@ -387,7 +253,7 @@ def test_created_call_is_listed(created: Created, api) -> None:
 def test_calls_this_run_created_are_listed_right_after_a_create(created: Created, api, run, target) -> None:
     """The list as a collection, early: every call this run created that can be got, the one just created
     included, is listed, whatever the retention window (the same check runs again late in the run)."""
-    sid = created.require_sid()
+    sid = _require_sid(created)
     judge_known_visible(api, run, target, "right after a create", frozenset({sid}))
 
 
@@ -551,17 +417,21 @@ def test_deleted_call_is_gone_from_get_and_list(deletion: Deletion) -> None:
 def test_delete_removes_only_that_call(deletion: Deletion) -> None:
     if not 200 <= deletion.delete.status < 300:
         pytest.skip(f"the delete answered {deletion.delete.status}: see CALLS-DELETE-204")
-    if deletion.vanished:
-        gone, response = deletion.vanished[0]
+    # The delete ran in the background: a call another request of the run deleted meanwhile is no evidence.
+    vanished = [(sid, response) for sid, response in deletion.vanished if sid not in DELETED]
+    if vanished:
+        gone, response = vanished[0]
         raise violation("CALLS-DELETE-ONLY-TARGET", "CF112",
-                        f"deleting call {deletion.sid} removed {len(deletion.vanished)} other call(s) certain to be "
-                        f"visible: {', '.join(v[0] for v in deletion.vanished)} (now gone from list and get)", response)
+                        f"deleting call {deletion.sid} removed {len(vanished)} other call(s) certain to be "
+                        f"visible: {', '.join(v[0] for v in vanished)} (now gone from list and get)", response)
     if deletion.other_sid is None:
         pytest.skip(f"no other call of the account to watch: {deletion.other_why}")
     response = deletion.other_get_after
     assert response is not None
     gone = response.status == 404 or (deletion.other_listed_before and deletion.other_listed_after is False)
-    if gone and (deletion.other_until is None or time.time() > deletion.other_until):
+    if gone and deletion.other_sid in DELETED:
+        pytest.skip(f"the other call ({deletion.other_why}) was deleted by another request of the run meanwhile")
+    if gone and (deletion.other_until is None or deletion.checked_at > deletion.other_until):
         pytest.skip(f"the other call ({deletion.other_why}) is gone, but it had ended at an unknown time and may "
                     f"have expired meanwhile")
     if response.status == 404:

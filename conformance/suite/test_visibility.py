@@ -8,46 +8,18 @@ what is left of it (printing their progress), then judge.
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
 from conformance.checks import RequirementViolation
+from conformance.timeline import progress_writer
 from conformance.visibility import Sample, VisibilityWatch
 
 pytestmark = [pytest.mark.slow, pytest.mark.window, pytest.mark.creates_calls]
 
-PROGRESS_EVERY = 15.0
-
-
-def _say(request: pytest.FixtureRequest, text: str) -> None:
-    """Write a line to the terminal even while output is captured."""
-    reporter = request.config.pluginmanager.getplugin("terminalreporter")
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-    if reporter is None:
-        return
-    if capture is not None:
-        with capture.global_and_fixture_disabled():
-            reporter.write_line(text)
-    else:
-        reporter.write_line(text)
-
-
 def _wait(request: pytest.FixtureRequest, watch: VisibilityWatch, event: threading.Event) -> None:
-    """Wait for `event`, printing progress every PROGRESS_EVERY seconds; bounded by the watch's deadline."""
-    deadline = watch.deadline()
-    next_report = time.monotonic()
-    while not event.is_set():
-        now = time.monotonic()
-        if now >= deadline:
-            watch.give_up("the retention-window watch did not finish in time")
-            break
-        if now >= next_report:
-            expected = watch.expected_done() if event is watch.done else watch.expected_visible_done()
-            if expected is None or expected - now > 1.0:
-                _say(request, watch.progress())
-            next_report = now + PROGRESS_EVERY
-        event.wait(timeout=min(1.0, max(0.05, deadline - now)))
+    """Wait for `event`, with a line of progress now and then; bounded by the watch's deadline."""
+    watch.wait(event, progress_writer(request.config))
 
 
 @pytest.fixture(scope="module")

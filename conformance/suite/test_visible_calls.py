@@ -32,6 +32,8 @@ from conformance.checks import (
     sids_of,
 )
 from conformance.client import Response
+from conformance.lifecycle import get_observed
+from conformance.timeline import progress_writer
 from conformance.visibility import DELETED, SEEN
 
 
@@ -51,15 +53,12 @@ class Look:
 
 def _look(api, sid: str) -> Look | None:
     """Get the call; None unless it answers 2xx with that very call, of the client's account."""
-    sent = time.monotonic()
-    response = api.get_call(sid)
-    received = time.monotonic()
-    SEEN.record_response(response, sent, received)
-    body = response.success_json()
+    seen = get_observed(api, sid)
+    body = seen.call
     if not isinstance(body, dict) or body.get("call_sid") != sid or body.get("account_sid") != api.account_sid:
         return None
     status = body.get("call_status")
-    return Look(sent, received, response, status if isinstance(status, str) else None)
+    return Look(seen.sent, seen.received, seen.response, status if isinstance(status, str) else None)
 
 
 def _ended_after(sid: str, created_at: float, before: Look) -> float:
@@ -86,7 +85,6 @@ def judge_known_visible(api, run, target, when: str, settled_sids: frozenset[str
     list_sent = time.monotonic()
     response = api.list_calls()
     list_received = time.monotonic()
-    SEEN.record_response(response, list_sent, list_received)
     listed = sids_of(expect_call_list(response, f"list {when}"))
     created_at = {c.sid: c.created_at for c in created}
     judged = 0
@@ -120,6 +118,15 @@ def judge_known_visible(api, run, target, when: str, settled_sids: frozenset[str
     return judged
 
 
+@pytest.fixture
+def lifecycle_settled(request, run) -> None:
+    """Late means after the lifecycle watch has deleted its call (when it runs): a call deleted while it
+    is judged here would prove nothing."""
+    watch = run.timeline.watches.get("lifecycle")
+    if watch is not None:
+        watch.wait(watch.done, progress_writer(request.config))
+
+
 @pytest.mark.requirements("CALLS-LIST-INCLUDES-ACTIVE", "CALLS-LIST-200")
-def test_every_call_known_to_be_visible_is_listed(api, run, target) -> None:
+def test_every_call_known_to_be_visible_is_listed(api, run, target, lifecycle_settled) -> None:
     judge_known_visible(api, run, target, "late in the run")

@@ -1,0 +1,123 @@
+"""Time to verdict: the benchmark rows that wait on real time, measured on their own (a few minutes,
+not the whole bench). Uses the measurements of bench/run.py.
+
+    python bench/time_to_verdict.py [--runs 1] [--with-window] [--json PATH] [--output docs/benchmarks.md]
+
+Rows: the default run against the embedded reference; an external-style run (`-m "not slow"`, a
+reference server treated as an external target, --window 60) with the standard timings (10 s calls)
+and with 30 s calls; with --with-window, the retention-window run (`-m window`, --window 60) and the
+whole run with that window. Each says its goal (docs/benchmarks.md, "Time to verdict").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import run as bench
+
+EXTERNAL_SLACK = 5.0  # an external-style run may take at most the call's length plus this
+WINDOW_SLACK = 10.0  # a window run may take at most the window plus this
+EMBEDDED_GOAL = 7.0
+
+
+def _median(runs: list[dict[str, Any]], *path: str) -> float | None:
+    values = []
+    for run in runs:
+        value: Any = run
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, (int, float)):
+            values.append(float(value))
+    return statistics.median(values) if values else None
+
+
+def rows(results: dict[str, list[dict[str, Any]]]) -> list[list[str]]:
+    goals = {"embedded-default": EMBEDDED_GOAL, "external-not-slow": 10.0 + EXTERNAL_SLACK,
+             "external-not-slow-30s-calls": 30.0 + EXTERNAL_SLACK,
+             "window-only": bench.EXTERNAL_WINDOW + WINDOW_SLACK, "window-whole": bench.EXTERNAL_WINDOW + WINDOW_SLACK}
+    table = []
+    for name, runs in results.items():
+        wall = _median(runs, "wall_seconds")
+        goal = goals.get(name)
+        met = "–" if wall is None or goal is None else ("yes" if wall <= goal else "no")
+        requests = _median(runs, "server", "requests")
+        created = _median(runs, "suite_stats", "calls_created")
+        verdicts = ", ".join(sorted({str(r.get("verdict")) for r in runs}))
+        table.append([name, bench.number(wall), f"≤ {goal:g} s" if goal else "–", met,
+                      bench.number(requests, 0), bench.number(created, 0), verdicts])
+    return table
+
+
+def section(table: str, results: dict[str, list[dict[str, Any]]], load: tuple[Any, Any]) -> str:
+    """The Markdown section of docs/benchmarks.md these rows make."""
+    return "\n".join([
+        bench.TIME_TO_VERDICT_MARK, "## Time to verdict (`bench/time_to_verdict.py`)", "",
+        "The runs that wait on real time, measured on their own: the default run against the embedded",
+        "reference; an external-style run (`-m \"not slow\"`, a reference server treated as an external",
+        "target, `--window 60`) with the standard timings (10 s calls) and with 30 s calls (the wait is",
+        "overlapped, not shortened: a run cannot end before the call it follows); the retention-window run",
+        "(`-m window`, `--window 60`) and the whole run with that window (it cannot end before the call's",
+        "length + the window + the grace period, 6 s). Requests are counted on the server.",
+        f"{bench.dt.datetime.now(bench.dt.timezone.utc):%Y-%m-%d %H:%M} UTC, {bench.os.cpu_count()} cores; "
+        f"load average (1 min) {load[0]} before, {load[1]} after; "
+        f"{max(len(runs) for runs in results.values())} run(s) per row.", "",
+        table, ""])
+
+
+def write_section(text: str, output: Path) -> None:
+    """Replace this script's section of `output` (before the fleet section, which bench/fleet.py writes last)."""
+    current = output.read_text(encoding="utf-8") if output.exists() else "# Benchmarks\n"
+    rest = ""
+    if bench.FLEET_MARK in current:
+        current, rest = current[:current.index(bench.FLEET_MARK)], current[current.index(bench.FLEET_MARK):]
+    if bench.TIME_TO_VERDICT_MARK in current:
+        current = current[:current.index(bench.TIME_TO_VERDICT_MARK)]
+    output.write_text(current.rstrip("\n") + "\n\n" + text + ("\n" + rest if rest else ""), encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--with-window", action="store_true")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--output", type=Path, help="write the section into this file (docs/benchmarks.md)")
+    args = parser.parse_args(argv)
+    load_before = bench.load_average()
+    workdir = Path(tempfile.mkdtemp(prefix="calls-ttv-"))
+    bench.CODE_ROOT = bench.snapshot_code(workdir / "code")
+    sys.path[:0] = [str(bench.CODE_ROOT), str(bench.BENCH_DIR)]
+    measure = bench.Bench(workdir, args.runs, 0, lambda text: print(text, flush=True))
+    results: dict[str, list[dict[str, Any]]] = {}
+    try:
+        measure.suite_run("warm-up", [])
+        results["embedded-default"] = measure.embedded(None)
+        results["external-not-slow"] = [measure.external("external-not-slow", ["-m", "not slow"])
+                                         for _ in range(args.runs)]
+        results["external-not-slow-30s-calls"] = [
+            measure.external("external-not-slow-30s-calls", ["-m", "not slow", "--call-timeout", "120"],
+                             call_length=30.0) for _ in range(args.runs)]
+        if args.with_window:
+            results["window-only"] = [measure.external("window-only", ["-m", "window"]) for _ in range(args.runs)]
+            results["window-whole"] = [measure.external("window-whole", []) for _ in range(args.runs)]
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    headers = ["run", "wall (s, median)", "goal", "met", "requests on the server", "calls created", "verdict"]
+    table = bench.markdown_table(headers, rows(results))
+    print(table)
+    if args.output:
+        write_section(section(table, results, (load_before, bench.load_average())), args.output)
+        print(f"section written to {args.output}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
