@@ -1,6 +1,6 @@
 """The life of one call, followed in the background: create, get, list, watch it end, delete, check it is gone.
 
-The watch starts right after collection (plugin.py), so the call lives and ends while the rest of the
+The watch starts with the session (plugin.py), so the call lives and ends while the rest of the
 run goes on. It records, in the order a client makes the requests:
 
 1. `Created`: the create, the gets right after it (retrying a 404 for the settle time, D-35), a list;

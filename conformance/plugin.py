@@ -5,6 +5,7 @@ ledger, cleanup and the verdict. Loaded with `-p conformance.plugin` (the `calls
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -23,7 +24,7 @@ from conformance.client import (REDACT, ApiClient, ExchangeLog, RateLimited, Rat
 from conformance.config import ConfigError, TargetConfig
 from conformance.history import History
 from conformance.timeline import Timeline
-from conformance.visibility import ObservedClient
+from conformance.visibility import DELETED, ObservedClient
 
 _STRICT_PYTEST_NAME = "should-strict"  # pytest owns --strict; the console command maps its --strict here
 
@@ -282,6 +283,76 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         # Said once, here; the run then collects nothing and ends with exit code 7 and its verdict.json.
         sys.stderr.write(f"calls-conformance: preflight failed: {message}\n")
         sys.stderr.flush()
+        return
+    needs = _predicted_needs(session.config)
+    if needs is not None:
+        _start_watches(run, needs.window, needs.fixtures)
+
+
+#: Options with which a session runs no test: no watch is started, no call placed.
+_NO_TEST_OPTIONS = ("collectonly", "setuponly", "setupplan", "showfixtures", "show_fixtures_per_test")
+#: Options with which a session may run fewer tests than the -m/-k reading predicts: the watches then
+#: wait for the real collection.
+_NARROWING_OPTIONS = ("deselect", "ignore", "ignore_glob", "lf", "stepwise")
+
+
+def _runs_no_test(config: pytest.Config) -> bool:
+    return any(getattr(config.option, name, None) for name in _NO_TEST_OPTIONS)
+
+
+def _predicted_needs(config: pytest.Config) -> Any:
+    """What the selected tests will need of the background watches, read from the suite's source before
+    collection (conformance.selection), or None when it cannot be told that way."""
+    from conformance import selection
+
+    if _runs_no_test(config) or any(getattr(config.option, name, None) for name in _NARROWING_OPTIONS):
+        return None
+    suite = Path(__file__).resolve().parent / "suite"
+    paths = [Path(str(arg).split("::", 1)[0]).resolve() for arg in config.args]
+    if not any(path == suite or path in suite.parents for path in paths):
+        return None  # only some of the suite's files are collected
+    try:
+        parents = suite.relative_to(config.rootpath).parts
+    except ValueError:
+        parents = ()
+    return selection.predict_needs(suite, config.getoption("markexpr", ""), config.getoption("keyword", ""),
+                                   _operations(), tuple(parents))
+
+
+def _operations() -> list[str]:
+    """The parametrization ids of the generated tests: the operations of the OpenAPI document."""
+    return [f"{method.upper()} {path}" for path, item in (spec.load_spec().get("paths") or {}).items()
+            for method in item if method in ("get", "post", "put", "patch", "delete")]
+
+
+def _start_watches(run: Run, window: bool, needs: Any) -> None:
+    """Start, in the background, what waits on real time and is not started yet: the retention-window
+    call (its create is made here), then the lifecycle call (created in its thread), so that the calls
+    are taken from the budget in that order."""
+    if window and run.visibility is None and run.budget.skip_reason() is None:
+        from conformance.visibility import start_watch
+
+        run.visibility = start_watch(run)
+    if "created" in needs and "lifecycle" not in run.timeline.watches:
+        from conformance.lifecycle import start_lifecycle
+
+        start_lifecycle(run, follow=bool(needs & {"life", "deletion"}), delete="deletion" in needs)
+
+
+def _reconcile_watches(run: Run, window: bool, needs: set[str]) -> None:
+    """After collection: stop a watch started for tests that were not selected after all (its call is
+    deleted with the run's other calls), follow the lifecycle call only as far as the selected tests
+    need, and start whatever the prediction missed."""
+    if run.visibility is not None and not window:
+        run.visibility.give_up("no selected test needs it")
+        run.visibility.stop()
+    lifecycle = run.timeline.watches.get("lifecycle")
+    if lifecycle is not None:
+        if "created" not in needs:
+            lifecycle.give_up("no selected test needs it")
+            lifecycle.stop()
+        lifecycle.follow, lifecycle.delete = bool(needs & {"life", "deletion"}), "deletion" in needs
+    _start_watches(run, window, needs)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -305,13 +376,11 @@ def pytest_ignore_collect(collection_path: Any, config: pytest.Config) -> bool |
     module = selection.read_module(collection_path)
     if module is None:
         return None
-    operations = [f"{method.upper()} {path}" for path, item in (spec.load_spec().get("paths") or {}).items()
-                  for method in item if method in ("get", "post", "put", "patch", "delete")]
     try:
         parents = collection_path.parent.relative_to(config.rootpath).parts
     except ValueError:
         parents = ()
-    if not selection.cannot_select(module, markexpr, keywordexpr, operations, tuple(parents)):
+    if not selection.cannot_select(module, markexpr, keywordexpr, _operations(), tuple(parents)):
         return None
     ledger = current_run(config).ledger
     ledger.collected([rid for rid in module.requirements if rid in ledger.catalogue], selected=False)
@@ -366,19 +435,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     run = current_run(session.config)
     for item in session.items:
         run.ledger.collected(_requirements_of(item), selected=True)
-    # Everything that waits on real time starts now, in the background: the lifecycle call (when a test of
-    # it is selected), the retention-window call.
-    # The window's call first (its create is made here; the lifecycle's in its thread): the calls are
-    # taken from the budget in that order.
-    if any(item.get_closest_marker("window") for item in session.items) and run.budget.skip_reason() is None:
-        from conformance.visibility import start_watch
-
-        run.visibility = start_watch(run)
-    needs = {name for item in session.items for name in getattr(item, "fixturenames", ())}
-    if "created" in needs:
-        from conformance.lifecycle import start_lifecycle
-
-        start_lifecycle(run, follow=bool(needs & {"life", "deletion"}), delete="deletion" in needs)
+    # Everything that waits on real time was started at the session's start from what the selection was
+    # predicted to need; now that the selection is known, the watches are made to match it.
+    run.timeline.note("run", f"collection finished: {len(session.items)} tests selected")
+    if _runs_no_test(session.config):
+        return
+    window = any(item.get_closest_marker("window") for item in session.items)
+    _reconcile_watches(run, window, {name for item in session.items for name in getattr(item, "fixturenames", ())})
 
 
 _JUDGEMENTS = pytest.StashKey[dict[str, Judgement]]()
@@ -645,11 +708,14 @@ def _cleanup(run: Run) -> None:
             return None
 
     try:
-        for sid in sorted(created):
+        # A call whose delete the target accepted is gone, unless it was live and its next status update
+        # wrote it again (D-21): the list right after finds those, and they are deleted with the tagged ones.
+        remaining = {sid for sid in created if sid not in DELETED}
+        for sid in sorted(remaining):
             attempt(run.api.delete_call, sid)
         listed = attempt(_listed_sids, run)
-        tagged = listed[1] if listed else set()
-        for sid in sorted(tagged - created):
+        tagged = (listed[1] | (listed[0] & created)) if listed else set()
+        for sid in sorted(tagged - remaining):
             attempt(run.api.delete_call, sid)
         final = attempt(_listed_sids, run) if created or tagged else (set(), set())
     except TargetFailed as error:
@@ -738,7 +804,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     for line in lines + waiving.summary_lines(result) + baselines.summary_lines(result):
         terminalreporter.write_line(line)
     if config.option.verbose > 0 and current_run(config).timeline.events:
-        terminalreporter.section("Calls API conformance: timeline of the background watches")
+        terminalreporter.section("Calls API conformance: timeline of the run and its background watches")
         for line in current_run(config).timeline.lines():
             terminalreporter.write_line(line)
     leftovers = result["stats"]["leftover_calls"]

@@ -11,6 +11,11 @@ names. For -k, the names a generated test is known by also include its parametri
 operations of the OpenAPI document) and the attributes Hypothesis gives the function. The expressions
 are evaluated with pytest's own parser; anything the source cannot tell (a test class, a syntax
 error) means the module is collected.
+
+The same reading predicts, before collection, what the background watches will be needed for
+(`predict_needs`): whether a retention-window test can be selected, and which fixtures the selectable
+tests need (through the fixtures their module defines). plugin.py starts the watches from it at the
+very start of the session, and reconciles with the real collection when it is done.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ class ModuleTests:
     name: str  # the file name (the Module node's name)
     tests: tuple[tuple[str, frozenset[str]], ...]  # (function name, marker names)
     requirements: tuple[str, ...]
+    #: function name -> the fixtures it needs: its arguments and, through the module's own fixtures, theirs
+    needs: tuple[tuple[str, frozenset[str]], ...] = ()
 
 
 def _mark_names(node: ast.AST) -> set[str]:
@@ -56,6 +63,27 @@ def _generated(decorator: ast.AST) -> bool:
                for sub in ast.walk(decorator))
 
 
+def _is_fixture(decorator: ast.AST) -> bool:
+    target = decorator.func if isinstance(decorator, ast.Call) else decorator
+    return isinstance(target, ast.Attribute) and target.attr == "fixture" or \
+        isinstance(target, ast.Name) and target.id == "fixture"
+
+
+def _arguments(node: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    return {a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)}
+
+
+def _closure(names: set[str], fixtures: dict[str, set[str]]) -> frozenset[str]:
+    """`names` and every fixture they need, through the module's fixtures (`fixtures`: name -> arguments)."""
+    needed, todo = set(), list(names)
+    while todo:
+        name = todo.pop()
+        if name not in needed:
+            needed.add(name)
+            todo.extend(fixtures.get(name, ()))
+    return frozenset(needed)
+
+
 def read_module(path: Path) -> ModuleTests | None:
     """What the module's tests can be selected by; None when the source cannot be read that way."""
     try:
@@ -64,6 +92,8 @@ def read_module(path: Path) -> ModuleTests | None:
         return None
     module_marks: set[str] = set()
     tests = []
+    arguments: dict[str, set[str]] = {}
+    fixtures: dict[str, set[str]] = {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets):
             module_marks |= _mark_names(node.value)
@@ -72,12 +102,15 @@ def read_module(path: Path) -> ModuleTests | None:
             if any(_generated(d) for d in node.decorator_list):
                 marks.add(GENERATED)
             tests.append((node.name, marks))
+            arguments[node.name] = _arguments(node)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(map(_is_fixture, node.decorator_list)):
+            fixtures[node.name] = _arguments(node)
         elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
             return None  # test classes: not read here, the module is collected
     requirements = sorted({m for c in ast.walk(tree) if isinstance(c, ast.Constant) and isinstance(c.value, str)
                            for m in _REQUIREMENT.findall(c.value) if m == c.value})
     return ModuleTests(path.name, tuple((name, frozenset(marks | module_marks)) for name, marks in tests),
-                       tuple(requirements))
+                       tuple(requirements), tuple((name, _closure(arguments[name], fixtures)) for name, _ in tests))
 
 
 def _could_select(expression: str, matches) -> bool:
@@ -89,12 +122,13 @@ def _could_select(expression: str, matches) -> bool:
     return compiled.evaluate(lambda ident, /, **kwargs: matches(ident))
 
 
-def cannot_select(module: ModuleTests, markexpr: str, keywordexpr: str, operations: list[str],
-                  extra_names: tuple[str, ...] = ()) -> bool:
-    """True when no test of the module can be selected by -m `markexpr` and -k `keywordexpr`.
-    `operations` are the parametrization ids of generated tests ("GET /Accounts/{account_sid}/Calls")."""
-    if not module.tests:
-        return False
+def selectable(module: ModuleTests, markexpr: str, keywordexpr: str, operations: list[str],
+               extra_names: tuple[str, ...] = ()) -> list[str]:
+    """The tests of the module that -m `markexpr` and -k `keywordexpr` may select: all but those the
+    source proves unselectable. `operations` are the parametrization ids of generated tests
+    ("GET /Accounts/{account_sid}/Calls"); -k may match the ids of a pytest parametrization, which the
+    source does not spell, so such a test is always selectable under -k."""
+    found = []
     for name, marks in module.tests:
         marks = marks | ADDED_MARKERS
         if markexpr and not _could_select(markexpr, marks.__contains__):
@@ -103,7 +137,37 @@ def cannot_select(module: ModuleTests, markexpr: str, keywordexpr: str, operatio
         if GENERATED in marks:
             names += [n.lower() for n in HYPOTHESIS_NAMES]
             names += [f"{name}[{operation}]".lower() for operation in operations]
-        if keywordexpr and not _could_select(keywordexpr, lambda ident: any(ident.lower() in n for n in names)):
+        if keywordexpr and "parametrize" not in marks \
+                and not _could_select(keywordexpr, lambda ident: any(ident.lower() in n for n in names)):
             continue
-        return False
-    return True
+        found.append(name)
+    return found
+
+
+def cannot_select(module: ModuleTests, markexpr: str, keywordexpr: str, operations: list[str],
+                  extra_names: tuple[str, ...] = ()) -> bool:
+    """True when no test of the module can be selected by -m `markexpr` and -k `keywordexpr`."""
+    return bool(module.tests) and not selectable(module, markexpr, keywordexpr, operations, extra_names)
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What the selectable tests of a suite need of the background watches."""
+
+    window: bool  # a test marked `window` may be selected
+    fixtures: frozenset[str]  # the fixtures the selectable tests need (closure within their modules)
+
+
+def predict_needs(suite: Path, markexpr: str, keywordexpr: str, operations: list[str],
+                  extra_names: tuple[str, ...] = ()) -> Needs | None:
+    """What the tests of `suite` that -m/-k may select need; None when a module cannot be read."""
+    window, fixtures = False, set()
+    for path in sorted(suite.glob("test_*.py")):
+        module = read_module(path)
+        if module is None:
+            return None
+        marks, needs = dict(module.tests), dict(module.needs)
+        for name in selectable(module, markexpr, keywordexpr, operations, extra_names):
+            window = window or "window" in marks[name]
+            fixtures |= needs[name]
+    return Needs(window, frozenset(fixtures))

@@ -2,8 +2,8 @@
 
 Some promises take real time to check: a created call must end (the lifecycle), an ended call must stay
 visible for the window and then go (the retention window). Waiting for them one after the other would
-make the run as long as their sum plus everything else; instead each is a `Watch`, started right after
-collection in a thread of its own, and the tests that judge it run last (plugin.py orders them by when
+make the run as long as their sum plus everything else; instead each is a `Watch`, started with the
+session (before collection, from what the selection will need) in a thread of its own, and the tests that judge it run last (plugin.py orders them by when
 their watch is expected to be done) and only wait for what is left.
 
 A watch is cut into parts with one job each:

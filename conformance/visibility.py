@@ -1,7 +1,7 @@
 """The retention-window watch: one created call, followed from its creation until its record expires.
 
 The document promises that an ended call stays visible for ten minutes (the window, a setting of the
-run). Checking that takes real time, so the watch starts right after collection, runs in a background
+run). Checking that takes real time, so the watch starts with the session, runs in a background
 thread beside the rest of the run, and the window tests (ordered last) only judge what it observed:
 
 1. create one call (it counts against the run's call budget);
@@ -12,7 +12,10 @@ thread beside the rest of the run, and the window tests (ordered last) only judg
    before `end_lower + window`. A sample counts as inside the window only when it was sent after
    `end_upper` and its answer arrived before `end_lower + window`: whatever the true end, the server
    handled the request inside the window;
-4. once `end_upper + window + grace` has passed, get and list it once more: it should be gone.
+4. once the window has certainly closed (`end_upper + window`), look for it with a get (and a list
+   when the get no longer finds it) a few times during the grace period (`expiry_plan`); the first
+   look that finds it gone in both ends the watch. The last look, at `end_upper + window + grace`,
+   sends both whatever it finds: a call still visible then has outstayed the window (D-48).
 
 It is a `conformance.timeline.Watch`: its plan is `window_plan` (when to sample), its sampler the
 timeline's `CallSampler` (how a get or list is taken), its record the brackets and samples below; the
@@ -40,6 +43,9 @@ from conformance.timeline import CallSampler, Sample, Watch
 #: Fractions of the window at which the call is sampled (the last sample is planned separately,
 #: just before the window closes).
 SAMPLE_FRACTIONS = (0.25, 0.5, 0.75)
+#: Fractions of the grace period, after the window has certainly closed, at which the watch looks for
+#: the call gone; the look at 1.0 (window and grace passed) is the one a lingering call fails.
+EXPIRY_FRACTIONS = (0.05, 0.3, 1.0)
 #: Consecutive failed requests (transport errors, 5xx, 429 after retries) after which the watch gives up.
 MAX_CONSECUTIVE_ERRORS = 5
 
@@ -246,6 +252,12 @@ def window_plan(end_lower: float, end_upper: float, window: float) -> list[float
     return [end_upper] + [max(end_upper, end_lower + f * window) for f in SAMPLE_FRACTIONS]
 
 
+def expiry_plan(end_upper: float, window: float, grace: float) -> list[float]:
+    """When to look for the call gone (monotonic): soon after the window has certainly closed, so that a
+    server that expires it on time ends the watch at once, and last when the grace period has passed."""
+    return [end_upper + window + f * grace for f in EXPIRY_FRACTIONS]
+
+
 def last_sample_margin(window: float, latencies: list[float]) -> float:
     """How long before the window closes the last get-plus-list starts: twice the slowest pair seen so
     far, and a little for the scheduler (at most a quarter of the window)."""
@@ -271,7 +283,7 @@ class VisibilityWatch(Watch):
         self.end_lower: float | None = None
         self.end_upper: float | None = None
         self.samples: list[Sample] = []  # gets and lists planned inside the window
-        self.expiry: list[Sample] = []  # gets and lists after window + grace
+        self.expiry: list[Sample] = []  # gets and lists once the window has closed (expiry_plan)
         self.planned_samples = 0
         self.margin = 0.0
         self.visible_done = threading.Event()
@@ -313,9 +325,21 @@ class VisibilityWatch(Watch):
             return False
         return sample.sent >= self.end_upper and sample.received <= self.end_lower + self.window
 
+    def after_close(self, sample: Sample) -> bool:
+        """The request was sent once the window had certainly closed (the grace period may not have passed)."""
+        return self.end_upper is not None and sample.sent >= self.end_upper + self.window
+
     def after_window(self, sample: Sample) -> bool:
         """The request was sent once the window and the grace period had certainly passed."""
         return self.end_upper is not None and sample.sent >= self.end_upper + self.window + self.grace
+
+    def gone(self) -> tuple[Sample, Sample] | None:
+        """The first get and list, both sent after the window closed, that did not find the call."""
+        for get, listed in zip(self.expiry, self.expiry[1:]):
+            if (get.kind, listed.kind) == ("get", "list") and get.error is None and listed.error is None \
+                    and get.present is False and listed.present is False and self.after_close(get):
+                return get, listed
+        return None
 
     def since_end(self, sample: Sample) -> tuple[float, float]:
         """How long after the end the request was handled: a range, since the end is bracketed."""
@@ -336,9 +360,11 @@ class VisibilityWatch(Watch):
             if self.end_lower is None:
                 break
             lo, hi = self.since_end(sample)
-            where = "inside" if self.inside_window(sample) else ("after" if self.after_window(sample) else "at the edge of")
+            where = ("inside the window" if self.inside_window(sample) else
+                     "after the window and grace" if self.after_window(sample) else
+                     "after the window, within the grace" if self.after_close(sample) else "at the edge of the window")
             seen = "error: " + sample.error if sample.error else ("present" if sample.present else "absent")
-            parts.append(f"{sample.kind} {lo:.2f}-{hi:.2f} s after the end ({where} the window): {sample.status} {seen}")
+            parts.append(f"{sample.kind} {lo:.2f}-{hi:.2f} s after the end ({where}): {sample.status} {seen}")
         if self.skip_reason:
             parts.append("not judged: " + self.skip_reason)
         return "\n  ".join(parts)
@@ -429,23 +455,38 @@ class VisibilityWatch(Watch):
             return
         self.note(f"{len(self.samples) // 2} get-and-list samples taken inside the window")
         self.visible_done.set()
-        self.phase = "waiting for the window and grace to pass"
         assert self.end_upper is not None
-        if not self.sleep_until(self.end_upper + self.window + self.grace):
-            self.give_up("the watch was stopped before the window had passed")
-            return
-        self.phase = "checking that the call is gone"
-        self._sample_pair(self.expiry)
-        self.note(f"call {self.sid} checked after the window and grace: "
-                  + ", ".join(f"{s.kind} {'present' if s.present else 'absent'}" for s in self.expiry))
+        plan = expiry_plan(self.end_upper, self.window, self.grace)
+        for number, when in enumerate(plan, 1):
+            self.phase = "waiting for the window to close" if number == 1 else "waiting for the call to go"
+            if not self.sleep_until(when):
+                self.give_up("the watch was stopped before the window had passed")
+                return
+            self.phase = "checking that the call is gone"
+            if self._look_for_expiry(last=number == len(plan)):
+                break
+        looks = self.expiry[-2:] if self.gone() is None else list(self.gone() or ())
+        after = (looks[0].sent - self.end_upper) if looks else 0.0
+        self.note(f"call {self.sid} checked {after:.2f} s after its end, {len(self.expiry)} request(s) since the window "
+                  "closed: " + ", ".join(f"{s.kind} {'present' if s.present else 'absent'}" for s in looks))
         self.phase = "finished"
+
+    def _look_for_expiry(self, last: bool) -> bool:
+        """One look after the window closed: a get, and a list when the get no longer finds the call (or on
+        the last look, whatever the get found). True when both found it gone."""
+        get = self._get()
+        self.expiry.append(get)
+        if not last and not (get.error is None and get.present is False):
+            return False
+        listed = self._sampler().list()
+        self.expiry.append(listed)
+        return self.gone() is not None
 
     def progress(self) -> str:
         now = time.monotonic()
         end = self.expected_done()
-        # Before the call is seen ending, only the bound is known (the call timeout).
-        bound = "about" if self.end_upper is not None else "at most"
-        left = f"{bound} {max(0.0, end - now):.0f} s left" if end is not None else "time left unknown"
+        # A bound: the call timeout until the call is seen ending, the grace period until it is seen gone.
+        left = f"at most {max(0.0, end - now):.0f} s left" if end is not None else "time left unknown"
         judged = len([s for s in self.samples if s.kind == "get"])
         return (f"retention window: watching 1 call ({self.sid}); {self.phase}; "
                 f"{judged} of {self.planned_samples or '?'} window samples taken; {left}")

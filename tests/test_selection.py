@@ -95,3 +95,46 @@ def test_the_source_reading_knows_every_name_and_marker_a_collected_test_has(tmp
         if selection.GENERATED in marks:
             known |= {*selection.HYPOTHESIS_NAMES, *(f"{function}[{operation}]" for operation in OPERATIONS)}
         assert set(seen["names"]) <= known, (node, set(seen["names"]) - known)
+
+
+# In a child process: collect the suite with -m/-k and write what the selected tests need of the watches.
+_NEEDS = r"""
+import json, sys
+import pytest
+
+class Recorder:
+    needs = {}
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session):
+        self.needs = {"window": any(item.get_closest_marker("window") for item in session.items),
+                      "fixtures": sorted({name for item in session.items for name in item.fixturenames}),
+                      "selected": len(session.items)}
+
+recorder = Recorder()
+pytest.main(sys.argv[2:], plugins=[recorder])
+with open(sys.argv[1], "w", encoding="utf-8") as handle:
+    json.dump(recorder.needs, handle)
+"""
+WATCH_FIXTURES = {"created", "life", "deletion"}
+
+
+@pytest.mark.parametrize("markexpr, keywordexpr", [
+    ("", ""), ("not slow", ""), ("window", ""), ("", "lifecycle and not deleted"), ("", "auth"),
+    ("not window", "created_call_is_listed"),
+])
+def test_what_the_source_predicts_the_selection_needs_covers_what_it_does_need(tmp_path, markexpr,
+                                                                                keywordexpr) -> None:
+    out = tmp_path / "needs.json"
+    args = [sys.executable, "-c", _NEEDS, str(out), "-p", "conformance.plugin", "-p", "no:cacheprovider",
+            "-c", str(SUITE / "conformance.ini"), "--rootdir", str(ROOT), "--collect-only", "-q",
+            "--reports-dir", str(tmp_path / "reports"), "-m", markexpr, "-k", keywordexpr, str(SUITE)]
+    subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    actual = json.loads(out.read_text(encoding="utf-8"))
+    assert actual["selected"] > 0
+    predicted = selection.predict_needs(SUITE, markexpr, keywordexpr, OPERATIONS, SUITE.relative_to(ROOT).parts)
+    assert predicted is not None
+    # A prediction may start a watch the selection turns out not to need (it is then stopped), never miss one,
+    # and for these selections it is exact.
+    assert predicted.window == actual["window"]
+    assert predicted.fixtures & WATCH_FIXTURES == set(actual["fixtures"]) & WATCH_FIXTURES

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -12,8 +18,11 @@ from conformance.config import resolve
 from conformance.lifecycle import start_lifecycle
 from conformance.plugin import Run, need_order
 from conformance.reference import ReferenceSettings, start_reference
+from conformance.reference.testing import record_stored_calls
 from conformance.timeline import Timeline
-from conformance.visibility import DELETED, DELETING, window_plan
+from tests.conftest import ROOT
+from conformance.visibility import (DELETED, DELETING, EXPIRY_FRACTIONS, VisibilityWatch, expiry_plan, start_watch,
+                                    window_plan)
 
 
 def _run_against(server) -> Run:
@@ -85,3 +94,86 @@ def test_tests_that_wait_run_last_in_the_order_of_their_watch_and_oracle_tests_a
     }
     ordered = sorted(items, key=lambda name: need_order(items[name]))
     assert ordered == ["created", "plain", "life", "deletion", "window", "oracle"]
+
+
+# --- the retention window's expiry: judged at the first look that finds the call gone -------------
+
+
+def test_expiry_plan_looks_soon_after_the_window_closes_and_last_once_the_grace_has_passed() -> None:
+    plan = expiry_plan(end_upper=10.0, window=4.0, grace=2.0)
+    assert plan == sorted(plan) and len(plan) == len(EXPIRY_FRACTIONS)
+    assert 14.0 < plan[0] <= 14.2  # right after the window has certainly closed
+    assert plan[-1] == 16.0  # window and grace passed: a call still visible now has outstayed the window
+
+
+def _watch_expiry(server_window: float, window: float, grace: float) -> VisibilityWatch:
+    """Follow one call of a fast reference that keeps ended calls `server_window` seconds, with a watch
+    told the window is `window` and the grace `grace`."""
+    with start_reference(ReferenceSettings.fast(window=server_window)) as server:
+        run = _run_against(server)
+        run.config = dataclasses.replace(run.config, window=window, grace=grace)
+        watch = start_watch(run)
+        watch.wait(watch.done)
+        watch.stop()
+    assert watch.skip_reason is None, watch.skip_reason
+    assert watch.end_upper is not None
+    return watch
+
+
+def test_retention_watch_ends_at_the_first_look_that_finds_the_call_gone() -> None:
+    watch = _watch_expiry(server_window=2.0, window=2.0, grace=4.0)
+    gone = watch.gone()
+    assert gone is not None and [s.kind for s in watch.expiry] == ["get", "list"]
+    closes = watch.end_upper + watch.window
+    assert closes <= gone[0].sent < closes + watch.grace / 2  # the grace period was not waited out
+
+
+def test_retention_watch_keeps_looking_while_the_call_lingers_within_the_grace() -> None:
+    watch = _watch_expiry(server_window=3.0, window=2.0, grace=4.0)
+    first, gone = watch.expiry[0], watch.gone()
+    assert first.kind == "get" and first.present, watch.describe()  # still there just after the window
+    assert gone is not None and gone[0].sent < watch.end_upper + watch.window + watch.grace, watch.describe()
+
+
+def test_retention_watch_records_a_call_still_visible_after_the_grace() -> None:
+    watch = _watch_expiry(server_window=8.0, window=2.0, grace=1.0)
+    assert watch.gone() is None
+    last = [s for s in watch.expiry if watch.after_window(s)]
+    assert [s.kind for s in last] == ["get", "list"] and all(s.present for s in last), watch.describe()
+
+
+# --- the watches start with the session, before collection -------------------------------------
+
+
+def _suite(args: list[str], tmp_path: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "conformance.cli", "--no-html", "--reports-dir", str(tmp_path / "reports"), *args]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("CALLS_API_")} | (env or {})
+    return subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300)
+
+
+def _timeline(output: str) -> list[tuple[float, str]]:
+    return [(float(m.group(1)), m.group(2)) for m in re.finditer(r"^\s*(\d+\.\d+) s  (.+)$", output, re.MULTILINE)]
+
+
+def test_the_watched_call_is_created_before_collection_has_finished(tmp_path: Path) -> None:
+    done = _suite(["-m", "window", "-v"], tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:]
+    events = _timeline(done.stdout)
+    created = next(at for at, what in events if what.startswith("retention window") and "created call" in what)
+    collected = next(at for at, what in events if what.startswith("run") and "collection finished" in what)
+    assert created < collected, events
+
+
+@pytest.mark.parametrize("args", [
+    ["--collect-only", "-q"],
+    ["-k", "test_request_without_valid_credentials_answers_401", "--examples", "1"],
+], ids=["collect-only", "no-test-needs-a-call"])
+def test_a_run_whose_tests_need_no_call_places_none(tmp_path: Path, args: list[str]) -> None:
+    with start_reference(ReferenceSettings.fast()) as server:
+        stored = record_stored_calls(server.app.state.store)
+        account = server.accounts[0]
+        done = _suite(["--base-url", server.base_url, "--account-sid", account.sid, "--allow-create",
+                       "--from-number", "+15005550006", "--to-number", "+15005550001", *args], tmp_path,
+                      {"CALLS_API_TOKEN": account.token})
+    assert done.returncode in (0, 6), done.stdout[-3000:]
+    assert [record.call_sid for record in stored] == [], done.stdout[-3000:]

@@ -1,7 +1,7 @@
 """The life of one call: create, get, list, watch it end, delete, and check it is gone.
 
 One call is created for the whole run (the call budget is small on a real target), by the lifecycle
-watch of conformance/lifecycle.py: it starts right after collection and follows the call in the
+watch of conformance/lifecycle.py: it starts with the session and follows the call in the
 background while the rest of the run goes on. The fixtures wait for its records; each test judges
 one promise about them, so that a SHOULD (a warning) never hides a MUST (a failure) and the other way
 round. The tests of the end and the delete run late (plugin.py orders them by what they wait for).
@@ -41,7 +41,7 @@ from conformance.visibility import DELETED, DELETING, SEEN, lasting_candidates
 from conformance.suite.test_visible_calls import judge_known_visible
 
 def _watch(request: pytest.FixtureRequest, run) -> LifecycleWatch:
-    """The run's lifecycle watch (started right after collection; started now when it was not)."""
+    """The run's lifecycle watch (started with the session; started now when it was not)."""
     watch = run.timeline.watches.get(LifecycleWatch.name)
     if watch is None:
         watch = start_lifecycle(run)

@@ -73,12 +73,13 @@ def _ended_after(sid: str, created_at: float, before: Look) -> float:
 
 def judge_known_visible(api, run, target, when: str, settled_sids: frozenset[str] = frozenset()) -> int:
     """Get every call this run created (and did not delete), list, get them again: each gettable at both
-    moments must be listed. `settled_sids` were already seen gettable (no settle time to wait for).
-    Returns how many were judged; skips when none could be."""
-    # A call created within the settle time may not be readable everywhere yet (D-35): left out.
+    moments must be listed. `settled_sids` were already seen gettable (no settle time to wait for), as
+    is every call a get of the run has answered (SEEN). Returns how many were judged; skips when none could be."""
+    # A call created within the settle time may not be readable everywhere yet (D-35): left out, unless
+    # it was read already.
     settled = time.time() - target.settle
     created = [c for c in run.budget.created if c.sid not in DELETED
-               and (c.created_at <= settled or c.sid in settled_sids)]
+               and (c.created_at <= settled or c.sid in settled_sids or any(s.via == "get" for s in SEEN.of(c.sid)))]
     before = {c.sid: look for c in created if (look := _look(api, c.sid)) is not None}
     if not before:
         pytest.skip("no call this run created (and did not delete) can be got any more")
