@@ -1,4 +1,4 @@
-"""The benchmark script (bench/run.py): its statistics, parsing and report rendering, and its --help.
+"""The benchmark scripts (bench/): statistics, process and report parsing, report rendering, their --help.
 No timing is asserted: the numbers depend on the machine."""
 
 from __future__ import annotations
@@ -27,38 +27,41 @@ def _load(name: str):
 
 
 run = _load("run")
+tables = _load("tables")
+suite_run = _load("suite_run")
+report = _load("report")
 breakdown = _load("profile_breakdown")
 
 
 def test_summarize_gives_median_and_spread_and_ignores_missing_values() -> None:
-    summary = run.summarize([3.0, None, 1.0, 10.0])
+    summary = tables.summarize([3.0, None, 1.0, 10.0])
     assert (summary.median, summary.low, summary.high, summary.count) == (3.0, 1.0, 10.0, 3)
     assert summary.spread == 9.0
-    assert run.summarize([2.0, 4.0]).median == 3.0
-    assert run.summarize([]) is None
-    assert run.summarize([None]) is None
+    assert tables.summarize([2.0, 4.0]).median == 3.0
+    assert tables.summarize([]) is None
+    assert tables.summarize([None]) is None
 
 
 def test_cells_show_median_and_range() -> None:
-    summary = run.summarize([12.34, 10.0, 15.0])
-    assert run.median_cell(summary, "s") == "12.3 s"
-    assert run.spread_cell(summary) == "10.0 – 15.0"
-    assert run.spread_cell(run.summarize([7.0])) == "7.0"
-    assert run.spread_cell(run.summarize([7.01, 7.02])) == "7.0"  # same when rounded: one value
-    assert run.median_cell(None) == "–" and run.spread_cell(None) == "–"
-    assert run.median_cell(run.summarize([4.0]), "", 0) == "4"
+    summary = tables.summarize([12.34, 10.0, 15.0])
+    assert tables.median_cell(summary, "s") == "12.3 s"
+    assert tables.spread_cell(summary) == "10.0 – 15.0"
+    assert tables.spread_cell(tables.summarize([7.0])) == "7.0"
+    assert tables.spread_cell(tables.summarize([7.01, 7.02])) == "7.0"  # same when rounded: one value
+    assert tables.median_cell(None) == "–" and tables.spread_cell(None) == "–"
+    assert tables.median_cell(tables.summarize([4.0]), "", 0) == "4"
 
 
 def test_ratio_and_target_verdict() -> None:
-    assert run.ratio(9.0, 10.0) == pytest.approx(0.9)
-    assert run.ratio(None, 10.0) is None and run.ratio(1.0, 0) is None
-    assert run.verdict_of(0.95, lambda v: v >= 0.9) == "met"
-    assert run.verdict_of(0.5, lambda v: v >= 0.9) == "NOT met"
-    assert run.verdict_of(None, lambda v: True) == "–"
+    assert tables.ratio(9.0, 10.0) == pytest.approx(0.9)
+    assert tables.ratio(None, 10.0) is None and tables.ratio(1.0, 0) is None
+    assert tables.verdict_of(0.95, lambda v: v >= 0.9) == "met"
+    assert tables.verdict_of(0.5, lambda v: v >= 0.9) == "NOT met"
+    assert tables.verdict_of(None, lambda v: True) == "–"
 
 
 def test_markdown_table_escapes_pipes() -> None:
-    table = run.markdown_table(["a", "b"], [["x|y", 1], ["z", "two\nlines"]])
+    table = tables.markdown_table(["a", "b"], [["x|y", 1], ["z", "two\nlines"]])
     assert table.splitlines() == ["| a | b |", "|---|---|", "| x\\|y | 1 |", "| z | two lines |"]
 
 
@@ -77,8 +80,8 @@ def test_junit_times_are_summed_by_file_and_hypothesis_statistics_parsed(tmp_pat
         '<testcase classname="conformance.suite.test_auth" name="b" time="0.5"/>'
         '<testcase classname="conformance.suite.test_properties" name="test_create" time="4"/>'
         "</testsuite></testsuites>", encoding="utf-8")
-    assert run.junit_file_times(tmp_path / "junit.xml") == {"test_auth.py": 0.75, "test_properties.py": 4.0}
-    assert run.junit_hypothesis_stats(tmp_path / "junit.xml") == {
+    assert suite_run.junit_file_times(tmp_path / "junit.xml") == {"test_auth.py": 0.75, "test_properties.py": 4.0}
+    assert suite_run.junit_hypothesis_stats(tmp_path / "junit.xml") == {
         "test_create": {"passing": 25, "failing": 0, "invalid": 131, "generate_seconds": 3.04}}
 
 
@@ -115,26 +118,26 @@ def test_report_renders_every_section_with_targets() -> None:
                     "breakdown": {"collection": {"imports": 1.0, "generation": 4.0}},
                     "top": [["add_coverage (schemathesis/x.py:1)", 4.5]]},
     }
-    report = run.render_report(results)
+    rendered = report.render_report(results)
     for heading in ("## Machine", "## Results", "## Time per test file", "## Property-test throughput",
                     "## Calls and requests per run", "## Hypothesis statistics", "## Profile of one default run",
                     "## How it was measured"):
-        assert heading in report
-    assert "| default run, embedded reference (`calls-conformance --no-html`): wall time | 22.0 s | 20.0 – 30.0 | 3 |" in report
-    assert "| calls created on the target per external-style run (server store) | 4 | 4 – 5 | 3 | ≤ 10 | met |" in report
+        assert heading in rendered
+    assert "| default run, embedded reference (`calls-conformance --no-html`): wall time | 22.0 s | 20.0 – 30.0 | 3 |" in rendered
+    assert "| calls created on the target per external-style run (server store) | 4 | 4 – 5 | 3 | ≤ 10 | met |" in rendered
     # 450 requests in 10 s against 450 in 9 s: 0.9 of the plain rate.
     # the target applies to the suite against the same server as the command line; embedded is informative
-    assert "ratio to plain `st run` (per interleaved pair) | 0.26 | 0.26 | 1 | ≥ 0.9 | NOT met |" in report
-    assert "ratio to plain `st run` (per interleaved pair; for information) | 0.90 | 0.90 | 1 | – | – |" in report
-    assert "| window run `-m window`, `--window 60`: wall time | 95.0 s | 95.0 | 1 | ≤ 120 s | met |" in report
-    assert "|   added beyond the 60 s window | 35.0 s | 35.0 | 1 | ≤ 60 s | met |" in report
-    assert "| test_lifecycle.py | 16.00 (14.00 – 24.00) |" in report
-    assert "| default run started in an empty directory (cold Hypothesis cache): wall time | 25.0 s |" in report
-    assert "| default run without any bytecode cache (`PYTHONDONTWRITEBYTECODE=1`, empty `PYTHONPYCACHEPREFIX`): wall time | 27.0 s |" in report
-    assert "| embedded default | test_create | 25 | 75 | 75 % | 1.50 |" in report
-    assert "2026-11-26 21:00 UTC" in report and "1.50 – 2.50" in report
-    assert "not measured" not in report
-    assert "2 GB list body (`-k list`, bench/hostile_memory.py): peak memory (RSS) | 300 MiB | 290 – 310 | 3 | ≤ 400 MiB | met |" in report
+    assert "ratio to plain `st run` (per interleaved pair) | 0.26 | 0.26 | 1 | ≥ 0.9 | NOT met |" in rendered
+    assert "ratio to plain `st run` (per interleaved pair; for information) | 0.90 | 0.90 | 1 | – | – |" in rendered
+    assert "| window run `-m window`, `--window 60`: wall time | 95.0 s | 95.0 | 1 | ≤ 120 s | met |" in rendered
+    assert "|   added beyond the 60 s window | 35.0 s | 35.0 | 1 | ≤ 60 s | met |" in rendered
+    assert "| test_lifecycle.py | 16.00 (14.00 – 24.00) |" in rendered
+    assert "| default run started in an empty directory (cold Hypothesis cache): wall time | 25.0 s |" in rendered
+    assert "| default run without any bytecode cache (`PYTHONDONTWRITEBYTECODE=1`, empty `PYTHONPYCACHEPREFIX`): wall time | 27.0 s |" in rendered
+    assert "| embedded default | test_create | 25 | 75 | 75 % | 1.50 |" in rendered
+    assert "2026-11-26 21:00 UTC" in rendered and "1.50 – 2.50" in rendered
+    assert "not measured" not in rendered
+    assert "2 GB list body (`-k list`, bench/hostile_memory.py): peak memory (RSS) | 300 MiB | 290 – 310 | 3 | ≤ 400 MiB | met |" in rendered
 
 
 def test_report_without_optional_parts_says_the_window_was_not_measured() -> None:
@@ -143,10 +146,10 @@ def test_report_without_optional_parts_says_the_window_was_not_measured() -> Non
                "runs": 1, "quick": True, "examples": 5, "load_start": None, "load_end": None, "loads": [],
                "embedded_default": [dict(_suite_run("d", 20.0, 113, 850), exit_code=1, verdict="NOT CONFORMANT")],
                "throughput": {}}
-    report = run.render_report(results)
-    assert "window run was not measured" in report
-    assert "d exited 1 (NOT CONFORMANT)" in report
-    assert "## Profile" not in report and "## Property-test throughput" not in report
+    rendered = report.render_report(results)
+    assert "window run was not measured" in rendered
+    assert "d exited 1 (NOT CONFORMANT)" in rendered
+    assert "## Profile" not in rendered and "## Property-test throughput" not in rendered
 
 
 def _frame(function: str, path: str, time: float, *children) -> SimpleNamespace:
@@ -247,7 +250,7 @@ def test_fleet_section_replaces_its_old_self_and_survives_the_main_benchmark(tmp
     fleet_bench.write_section(fleet_bench.render(_fleet_results(10.0, 14.0)), output)
     text = output.read_text(encoding="utf-8")
     assert text.count(fleet_bench.MARK) == 1 and "main results" in text and "| 1.40 |" in text
-    kept = run.keep_fleet_section("# Benchmarks\n\nnew main results\n", output)
+    kept = report.keep_fleet_section("# Benchmarks\n\nnew main results\n", output)
     assert kept.startswith("# Benchmarks\n\nnew main results") and "| 1.40 |" in kept
 
 
@@ -258,12 +261,12 @@ def test_time_to_verdict_section_sits_before_the_fleet_section_and_survives_the_
     fleet_bench.write_section(fleet_bench.render(_fleet_results(10.0, 12.0)), output)
     runs = {"external-not-slow": [{"wall_seconds": 13.0, "server": {"requests": 600}, "suite_stats": {"calls_created": 4},
                                    "verdict": "INCOMPLETE"}]}
-    table = run.markdown_table(["run", "wall", "goal", "met", "requests", "calls", "verdict"], ttv.rows(runs))
+    table = tables.markdown_table(["run", "wall", "goal", "met", "requests", "calls", "verdict"], ttv.rows(runs))
     assert "| external-not-slow | 13.0 | ≤ 15 s | yes | 600 | 4 | INCOMPLETE |" in table
     ttv.write_section(ttv.section(table, runs, (0.5, 0.6)), output)
     ttv.write_section(ttv.section(table, runs, (0.5, 0.7)), output)
     text = output.read_text(encoding="utf-8")
-    assert text.count(run.TIME_TO_VERDICT_MARK) == 1 and text.count(fleet_bench.MARK) == 1
-    assert text.index(run.TIME_TO_VERDICT_MARK) < text.index(fleet_bench.MARK) and "0.7 after" in text
-    kept = run.keep_fleet_section("# Benchmarks\n\nnew main results\n", output)
-    assert "new main results" in kept and run.TIME_TO_VERDICT_MARK in kept and fleet_bench.MARK in kept
+    assert text.count(report.TIME_TO_VERDICT_MARK) == 1 and text.count(fleet_bench.MARK) == 1
+    assert text.index(report.TIME_TO_VERDICT_MARK) < text.index(fleet_bench.MARK) and "0.7 after" in text
+    kept = report.keep_fleet_section("# Benchmarks\n\nnew main results\n", output)
+    assert "new main results" in kept and report.TIME_TO_VERDICT_MARK in kept and fleet_bench.MARK in kept
