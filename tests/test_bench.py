@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +30,9 @@ def _load(name: str):
 
 run = _load("run")
 tables = _load("tables")
+process = _load("process")
 suite_run = _load("suite_run")
+measurements = _load("measurements")
 report = _load("report")
 breakdown = _load("profile_breakdown")
 
@@ -69,10 +73,10 @@ def _stats(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def test_junit_times_are_summed_by_file_and_hypothesis_statistics_parsed(tmp_path: Path) -> None:
+def _write_junit(path: Path) -> Path:
     statistics = ("x::test_create:\n\n  - during generate phase (3.04 seconds):\n"
                   "    - 25 passing, 0 failing, and 131 invalid test cases\n")
-    (tmp_path / "junit.xml").write_text(
+    path.write_text(
         '<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="s" tests="3"><properties>'
         f'<property name="hypothesis-statistics-conformance/suite/test_properties.py::test_create" value="{_stats(statistics)}"/>'
         '<property name="other" value="1"/></properties>'
@@ -80,9 +84,25 @@ def test_junit_times_are_summed_by_file_and_hypothesis_statistics_parsed(tmp_pat
         '<testcase classname="conformance.suite.test_auth" name="b" time="0.5"/>'
         '<testcase classname="conformance.suite.test_properties" name="test_create" time="4"/>'
         "</testsuite></testsuites>", encoding="utf-8")
-    assert suite_run.junit_file_times(tmp_path / "junit.xml") == {"test_auth.py": 0.75, "test_properties.py": 4.0}
-    assert suite_run.junit_hypothesis_stats(tmp_path / "junit.xml") == {
+    return path
+
+
+def test_junit_times_are_summed_by_file_and_hypothesis_statistics_parsed(tmp_path: Path) -> None:
+    junit = _write_junit(tmp_path / "junit.xml")
+    assert suite_run.junit_file_times(junit) == {"test_auth.py": 0.75, "test_properties.py": 4.0}
+    assert suite_run.junit_hypothesis_stats(junit) == {
         "test_create": {"passing": 25, "failing": 0, "invalid": 131, "generate_seconds": 3.04}}
+
+
+def test_a_runs_reports_give_its_verdict_file_times_and_hypothesis_statistics(tmp_path: Path) -> None:
+    assert suite_run.read_reports(tmp_path) == {}  # a run that wrote no report
+    (tmp_path / "verdict.json").write_text(
+        json.dumps({"verdict": "CONFORMANT", "duration_seconds": 12.5, "stats": {"requests_sent": 9}}), encoding="utf-8")
+    _write_junit(tmp_path / "junit.xml")
+    found = suite_run.read_reports(tmp_path)
+    assert (found["verdict"], found["pytest_seconds"], found["suite_stats"]) == ("CONFORMANT", 12.5, {"requests_sent": 9})
+    assert found["file_seconds"] == {"test_auth.py": 0.75, "test_properties.py": 4.0}
+    assert found["tests_seconds"] == 4.75 and found["hypothesis"]["test_create"]["invalid"] == 131
 
 
 def _suite_run(name: str, wall: float, calls: int, requests: int, **extra) -> dict:
@@ -197,6 +217,53 @@ def test_help_works() -> None:
         assert option in result.stdout
 
 
+@pytest.mark.parametrize("script", ["time_to_verdict.py", "fleet.py", "hostile_memory.py"])
+def test_the_other_bench_scripts_answer_help_when_run_from_the_repository_root(script: str) -> None:
+    result = subprocess.run([sys.executable, f"bench/{script}", "--help"], capture_output=True, text=True,
+                            timeout=60, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "--json" in result.stdout or "--output" in result.stdout
+
+
+def test_the_loads_recorded_are_those_before_every_suite_and_command_line_run() -> None:
+    results = {"embedded_default": [{"load_before": 1.0}], "embedded_not_slow": [{"load_before": 2.0}],
+               "default_variants": {"fresh_directory": [{"load_before": 3.0}]},
+               "throughput": {"plain": [{"load_before": 4.0}]}, "external_not_slow": [{"load_before": 5.0}],
+               "window": {"whole": [{"load_before": 6.0}]}, "hostile_memory": [{"peak_rss_mib": 300.0}]}
+    assert sorted(r["load_before"] for r in run.measured_runs(results)) == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+
+
+def test_a_measured_run_imports_the_measured_code_first_and_none_of_the_target_settings(monkeypatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.setenv("CALLS_API_TOKEN", "secret")
+    env = process.child_environment(Path("/snapshot"), {"CALLS_BENCH_COUNTS": "/tmp/counts.json"})
+    assert env["PYTHONPATH"].split(os.pathsep) == ["/snapshot", str(BENCH), "/elsewhere"]
+    assert "PYTHONDONTWRITEBYTECODE" not in env and "CALLS_API_TOKEN" not in env
+    assert env["CALLS_BENCH_COUNTS"] == "/tmp/counts.json"
+
+
+def test_a_timed_process_gives_its_exit_code_and_writes_its_output_to_the_log(tmp_path: Path) -> None:
+    log = tmp_path / "output.txt"
+    times = process.timed_process([sys.executable, "-c", "print('hello'); raise SystemExit(3)"], dict(os.environ),
+                                  tmp_path, log)
+    assert times.exit_code == 3 and times.wall > 0 and times.cpu >= 0
+    assert log.read_text(encoding="utf-8").strip() == "hello"
+
+
+def test_a_shown_command_names_the_program_and_hides_what_is_replaced() -> None:
+    shown = process.display_command(["/venv/bin/st", "run", "-H", "Authorization: Bearer tok"], {"tok": "<token>"})
+    assert shown == 'st run -H "Authorization: Bearer <token>"'
+
+
+def test_an_external_style_run_passes_the_tokens_in_the_environment_not_on_the_command_line() -> None:
+    accounts = [SimpleNamespace(sid="AC1", token="t1"), SimpleNamespace(sid="AC2", token="t2")]
+    args, env = measurements.external_args(SimpleNamespace(base_url="http://127.0.0.1:1/v1", accounts=accounts))
+    assert env == {"CALLS_API_TOKEN": "t1", "CALLS_API_OTHER_TOKEN": "t2"}
+    assert "t1" not in args and "t2" not in args
+    assert args[args.index("--window") + 1] == "60" and "--allow-create" in args
+
+
 def test_server_counter_counts_requests_and_created_calls() -> None:
     import requests
 
@@ -252,6 +319,10 @@ def test_fleet_section_replaces_its_old_self_and_survives_the_main_benchmark(tmp
     assert text.count(fleet_bench.MARK) == 1 and "main results" in text and "| 1.40 |" in text
     kept = report.keep_fleet_section("# Benchmarks\n\nnew main results\n", output)
     assert kept.startswith("# Benchmarks\n\nnew main results") and "| 1.40 |" in kept
+    report.write_report("# Benchmarks\n\nnewer main results\n", output)
+    text = output.read_text(encoding="utf-8")
+    assert text.startswith("# Benchmarks\n\nnewer main results\n\n") and text.count(fleet_bench.MARK) == 1
+    assert "| 1.40 |" in text
 
 
 def test_time_to_verdict_section_sits_before_the_fleet_section_and_survives_the_main_benchmark(tmp_path: Path) -> None:
