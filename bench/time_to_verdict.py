@@ -1,5 +1,5 @@
 """Time to verdict: the benchmark rows that wait on real time, measured on their own (a few minutes,
-not the whole bench). Uses the measurements of bench/run.py.
+not the whole bench). Uses the measurements of bench/measurements.py.
 
     python bench/time_to_verdict.py [--runs 1] [--with-window] [--json PATH] [--output docs/benchmarks.md]
 
@@ -12,7 +12,9 @@ whole run with that window. Each says its goal (docs/benchmarks.md, "Time to ver
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -20,7 +22,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import run as bench
+import measurements
+from process import BENCH_DIR, load_average, snapshot_code
+from report import FLEET_MARK, TIME_TO_VERDICT_MARK
+from suite_run import Bench
+from tables import markdown_table, number
 
 EXTERNAL_SLACK = 5.0  # an external-style run may take at most the call's length plus this
 WINDOW_SLACK = 10.0  # a window run may take at most the window plus this
@@ -41,7 +47,8 @@ def _median(runs: list[dict[str, Any]], *path: str) -> float | None:
 def rows(results: dict[str, list[dict[str, Any]]]) -> list[list[str]]:
     goals = {"embedded-default": EMBEDDED_GOAL, "external-not-slow": 10.0 + EXTERNAL_SLACK,
              "external-not-slow-30s-calls": 30.0 + EXTERNAL_SLACK,
-             "window-only": bench.EXTERNAL_WINDOW + WINDOW_SLACK, "window-whole": bench.EXTERNAL_WINDOW + WINDOW_SLACK}
+             "window-only": measurements.EXTERNAL_WINDOW + WINDOW_SLACK,
+             "window-whole": measurements.EXTERNAL_WINDOW + WINDOW_SLACK}
     table = []
     for name, runs in results.items():
         wall = _median(runs, "wall_seconds")
@@ -50,22 +57,22 @@ def rows(results: dict[str, list[dict[str, Any]]]) -> list[list[str]]:
         requests = _median(runs, "server", "requests")
         created = _median(runs, "suite_stats", "calls_created")
         verdicts = ", ".join(sorted({str(r.get("verdict")) for r in runs}))
-        table.append([name, bench.number(wall), f"≤ {goal:g} s" if goal else "–", met,
-                      bench.number(requests, 0), bench.number(created, 0), verdicts])
+        table.append([name, number(wall), f"≤ {goal:g} s" if goal else "–", met,
+                      number(requests, 0), number(created, 0), verdicts])
     return table
 
 
 def section(table: str, results: dict[str, list[dict[str, Any]]], load: tuple[Any, Any]) -> str:
     """The Markdown section of docs/benchmarks.md these rows make."""
     return "\n".join([
-        bench.TIME_TO_VERDICT_MARK, "## Time to verdict (`bench/time_to_verdict.py`)", "",
+        TIME_TO_VERDICT_MARK, "## Time to verdict (`bench/time_to_verdict.py`)", "",
         "The runs that wait on real time, measured on their own: the default run against the embedded",
         "reference; an external-style run (`-m \"not slow\"`, a reference server treated as an external",
         "target, `--window 60`) with the standard timings (10 s calls) and with 30 s calls (the wait is",
         "overlapped, not shortened: a run cannot end before the call it follows); the retention-window run",
         "(`-m window`, `--window 60`) and the whole run with that window (it cannot end before the call's",
         "length + the window + the grace period, 6 s). Requests are counted on the server.",
-        f"{bench.dt.datetime.now(bench.dt.timezone.utc):%Y-%m-%d %H:%M} UTC, {bench.os.cpu_count()} cores; "
+        f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores; "
         f"load average (1 min) {load[0]} before, {load[1]} after; "
         f"{max(len(runs) for runs in results.values())} run(s) per row.", "",
         table, ""])
@@ -75,10 +82,10 @@ def write_section(text: str, output: Path) -> None:
     """Replace this script's section of `output` (before the fleet section, which bench/fleet.py writes last)."""
     current = output.read_text(encoding="utf-8") if output.exists() else "# Benchmarks\n"
     rest = ""
-    if bench.FLEET_MARK in current:
-        current, rest = current[:current.index(bench.FLEET_MARK)], current[current.index(bench.FLEET_MARK):]
-    if bench.TIME_TO_VERDICT_MARK in current:
-        current = current[:current.index(bench.TIME_TO_VERDICT_MARK)]
+    if FLEET_MARK in current:
+        current, rest = current[:current.index(FLEET_MARK)], current[current.index(FLEET_MARK):]
+    if TIME_TO_VERDICT_MARK in current:
+        current = current[:current.index(TIME_TO_VERDICT_MARK)]
     output.write_text(current.rstrip("\n") + "\n\n" + text + ("\n" + rest if rest else ""), encoding="utf-8")
 
 
@@ -89,30 +96,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--output", type=Path, help="write the section into this file (docs/benchmarks.md)")
     args = parser.parse_args(argv)
-    load_before = bench.load_average()
+    load_before = load_average()
     workdir = Path(tempfile.mkdtemp(prefix="calls-ttv-"))
-    bench.CODE_ROOT = bench.snapshot_code(workdir / "code")
-    sys.path[:0] = [str(bench.CODE_ROOT), str(bench.BENCH_DIR)]
-    measure = bench.Bench(workdir, args.runs, 0, lambda text: print(text, flush=True))
+    code_root = snapshot_code(workdir / "code")
+    sys.path[:0] = [str(code_root), str(BENCH_DIR)]
+    bench = Bench(workdir, args.runs, 0, lambda text: print(text, flush=True), code_root)
     results: dict[str, list[dict[str, Any]]] = {}
     try:
-        measure.suite_run("warm-up", [])
-        results["embedded-default"] = measure.embedded(None)
-        results["external-not-slow"] = [measure.external("external-not-slow", ["-m", "not slow"])
-                                         for _ in range(args.runs)]
+        bench.suite_run("warm-up", [])
+        results["embedded-default"] = measurements.embedded(bench, None)
+        results["external-not-slow"] = measurements.external_not_slow(bench)
         results["external-not-slow-30s-calls"] = [
-            measure.external("external-not-slow-30s-calls", ["-m", "not slow", "--call-timeout", "120"],
-                             call_length=30.0) for _ in range(args.runs)]
+            measurements.external(bench, "external-not-slow-30s-calls", ["-m", "not slow", "--call-timeout", "120"],
+                                  call_length=30.0) for _ in range(args.runs)]
         if args.with_window:
-            results["window-only"] = [measure.external("window-only", ["-m", "window"]) for _ in range(args.runs)]
-            results["window-whole"] = [measure.external("window-whole", []) for _ in range(args.runs)]
+            window = measurements.window(bench, args.runs)
+            results["window-only"], results["window-whole"] = window["window_only"], window["whole"]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     headers = ["run", "wall (s, median)", "goal", "met", "requests on the server", "calls created", "verdict"]
-    table = bench.markdown_table(headers, rows(results))
+    table = markdown_table(headers, rows(results))
     print(table)
     if args.output:
-        write_section(section(table, results, (load_before, bench.load_average())), args.output)
+        write_section(section(table, results, (load_before, load_average())), args.output)
         print(f"section written to {args.output}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -1,10 +1,12 @@
-"""The benchmark script (bench/run.py): its statistics, parsing and report rendering, and its --help.
+"""The benchmark scripts (bench/): statistics, process and report parsing, report rendering, their --help.
 No timing is asserted: the numbers depend on the machine."""
 
 from __future__ import annotations
 
 import base64
 import importlib.util
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,38 +29,43 @@ def _load(name: str):
 
 
 run = _load("run")
+tables = _load("tables")
+process = _load("process")
+suite_run = _load("suite_run")
+measurements = _load("measurements")
+report = _load("report")
 breakdown = _load("profile_breakdown")
 
 
 def test_summarize_gives_median_and_spread_and_ignores_missing_values() -> None:
-    summary = run.summarize([3.0, None, 1.0, 10.0])
+    summary = tables.summarize([3.0, None, 1.0, 10.0])
     assert (summary.median, summary.low, summary.high, summary.count) == (3.0, 1.0, 10.0, 3)
     assert summary.spread == 9.0
-    assert run.summarize([2.0, 4.0]).median == 3.0
-    assert run.summarize([]) is None
-    assert run.summarize([None]) is None
+    assert tables.summarize([2.0, 4.0]).median == 3.0
+    assert tables.summarize([]) is None
+    assert tables.summarize([None]) is None
 
 
 def test_cells_show_median_and_range() -> None:
-    summary = run.summarize([12.34, 10.0, 15.0])
-    assert run.median_cell(summary, "s") == "12.3 s"
-    assert run.spread_cell(summary) == "10.0 – 15.0"
-    assert run.spread_cell(run.summarize([7.0])) == "7.0"
-    assert run.spread_cell(run.summarize([7.01, 7.02])) == "7.0"  # same when rounded: one value
-    assert run.median_cell(None) == "–" and run.spread_cell(None) == "–"
-    assert run.median_cell(run.summarize([4.0]), "", 0) == "4"
+    summary = tables.summarize([12.34, 10.0, 15.0])
+    assert tables.median_cell(summary, "s") == "12.3 s"
+    assert tables.spread_cell(summary) == "10.0 – 15.0"
+    assert tables.spread_cell(tables.summarize([7.0])) == "7.0"
+    assert tables.spread_cell(tables.summarize([7.01, 7.02])) == "7.0"  # same when rounded: one value
+    assert tables.median_cell(None) == "–" and tables.spread_cell(None) == "–"
+    assert tables.median_cell(tables.summarize([4.0]), "", 0) == "4"
 
 
 def test_ratio_and_target_verdict() -> None:
-    assert run.ratio(9.0, 10.0) == pytest.approx(0.9)
-    assert run.ratio(None, 10.0) is None and run.ratio(1.0, 0) is None
-    assert run.verdict_of(0.95, lambda v: v >= 0.9) == "met"
-    assert run.verdict_of(0.5, lambda v: v >= 0.9) == "NOT met"
-    assert run.verdict_of(None, lambda v: True) == "–"
+    assert tables.ratio(9.0, 10.0) == pytest.approx(0.9)
+    assert tables.ratio(None, 10.0) is None and tables.ratio(1.0, 0) is None
+    assert tables.verdict_of(0.95, lambda v: v >= 0.9) == "met"
+    assert tables.verdict_of(0.5, lambda v: v >= 0.9) == "NOT met"
+    assert tables.verdict_of(None, lambda v: True) == "–"
 
 
 def test_markdown_table_escapes_pipes() -> None:
-    table = run.markdown_table(["a", "b"], [["x|y", 1], ["z", "two\nlines"]])
+    table = tables.markdown_table(["a", "b"], [["x|y", 1], ["z", "two\nlines"]])
     assert table.splitlines() == ["| a | b |", "|---|---|", "| x\\|y | 1 |", "| z | two lines |"]
 
 
@@ -66,10 +73,10 @@ def _stats(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def test_junit_times_are_summed_by_file_and_hypothesis_statistics_parsed(tmp_path: Path) -> None:
+def _write_junit(path: Path) -> Path:
     statistics = ("x::test_create:\n\n  - during generate phase (3.04 seconds):\n"
                   "    - 25 passing, 0 failing, and 131 invalid test cases\n")
-    (tmp_path / "junit.xml").write_text(
+    path.write_text(
         '<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="s" tests="3"><properties>'
         f'<property name="hypothesis-statistics-conformance/suite/test_properties.py::test_create" value="{_stats(statistics)}"/>'
         '<property name="other" value="1"/></properties>'
@@ -77,9 +84,25 @@ def test_junit_times_are_summed_by_file_and_hypothesis_statistics_parsed(tmp_pat
         '<testcase classname="conformance.suite.test_auth" name="b" time="0.5"/>'
         '<testcase classname="conformance.suite.test_properties" name="test_create" time="4"/>'
         "</testsuite></testsuites>", encoding="utf-8")
-    assert run.junit_file_times(tmp_path / "junit.xml") == {"test_auth.py": 0.75, "test_properties.py": 4.0}
-    assert run.junit_hypothesis_stats(tmp_path / "junit.xml") == {
+    return path
+
+
+def test_junit_times_are_summed_by_file_and_hypothesis_statistics_parsed(tmp_path: Path) -> None:
+    junit = _write_junit(tmp_path / "junit.xml")
+    assert suite_run.junit_file_times(junit) == {"test_auth.py": 0.75, "test_properties.py": 4.0}
+    assert suite_run.junit_hypothesis_stats(junit) == {
         "test_create": {"passing": 25, "failing": 0, "invalid": 131, "generate_seconds": 3.04}}
+
+
+def test_a_runs_reports_give_its_verdict_file_times_and_hypothesis_statistics(tmp_path: Path) -> None:
+    assert suite_run.read_reports(tmp_path) == {}  # a run that wrote no report
+    (tmp_path / "verdict.json").write_text(
+        json.dumps({"verdict": "CONFORMANT", "duration_seconds": 12.5, "stats": {"requests_sent": 9}}), encoding="utf-8")
+    _write_junit(tmp_path / "junit.xml")
+    found = suite_run.read_reports(tmp_path)
+    assert (found["verdict"], found["pytest_seconds"], found["suite_stats"]) == ("CONFORMANT", 12.5, {"requests_sent": 9})
+    assert found["file_seconds"] == {"test_auth.py": 0.75, "test_properties.py": 4.0}
+    assert found["tests_seconds"] == 4.75 and found["hypothesis"]["test_create"]["invalid"] == 131
 
 
 def _suite_run(name: str, wall: float, calls: int, requests: int, **extra) -> dict:
@@ -115,26 +138,26 @@ def test_report_renders_every_section_with_targets() -> None:
                     "breakdown": {"collection": {"imports": 1.0, "generation": 4.0}},
                     "top": [["add_coverage (schemathesis/x.py:1)", 4.5]]},
     }
-    report = run.render_report(results)
+    rendered = report.render_report(results)
     for heading in ("## Machine", "## Results", "## Time per test file", "## Property-test throughput",
                     "## Calls and requests per run", "## Hypothesis statistics", "## Profile of one default run",
                     "## How it was measured"):
-        assert heading in report
-    assert "| default run, embedded reference (`calls-conformance --no-html`): wall time | 22.0 s | 20.0 – 30.0 | 3 |" in report
-    assert "| calls created on the target per external-style run (server store) | 4 | 4 – 5 | 3 | ≤ 10 | met |" in report
+        assert heading in rendered
+    assert "| default run, embedded reference (`calls-conformance --no-html`): wall time | 22.0 s | 20.0 – 30.0 | 3 |" in rendered
+    assert "| calls created on the target per external-style run (server store) | 4 | 4 – 5 | 3 | ≤ 10 | met |" in rendered
     # 450 requests in 10 s against 450 in 9 s: 0.9 of the plain rate.
     # the target applies to the suite against the same server as the command line; embedded is informative
-    assert "ratio to plain `st run` (per interleaved pair) | 0.26 | 0.26 | 1 | ≥ 0.9 | NOT met |" in report
-    assert "ratio to plain `st run` (per interleaved pair; for information) | 0.90 | 0.90 | 1 | – | – |" in report
-    assert "| window run `-m window`, `--window 60`: wall time | 95.0 s | 95.0 | 1 | ≤ 120 s | met |" in report
-    assert "|   added beyond the 60 s window | 35.0 s | 35.0 | 1 | ≤ 60 s | met |" in report
-    assert "| test_lifecycle.py | 16.00 (14.00 – 24.00) |" in report
-    assert "| default run started in an empty directory (cold Hypothesis cache): wall time | 25.0 s |" in report
-    assert "| default run without any bytecode cache (`PYTHONDONTWRITEBYTECODE=1`, empty `PYTHONPYCACHEPREFIX`): wall time | 27.0 s |" in report
-    assert "| embedded default | test_create | 25 | 75 | 75 % | 1.50 |" in report
-    assert "2026-11-26 21:00 UTC" in report and "1.50 – 2.50" in report
-    assert "not measured" not in report
-    assert "2 GB list body (`-k list`, bench/hostile_memory.py): peak memory (RSS) | 300 MiB | 290 – 310 | 3 | ≤ 400 MiB | met |" in report
+    assert "ratio to plain `st run` (per interleaved pair) | 0.26 | 0.26 | 1 | ≥ 0.9 | NOT met |" in rendered
+    assert "ratio to plain `st run` (per interleaved pair; for information) | 0.90 | 0.90 | 1 | – | – |" in rendered
+    assert "| window run `-m window`, `--window 60`: wall time | 95.0 s | 95.0 | 1 | ≤ 120 s | met |" in rendered
+    assert "|   added beyond the 60 s window | 35.0 s | 35.0 | 1 | ≤ 60 s | met |" in rendered
+    assert "| test_lifecycle.py | 16.00 (14.00 – 24.00) |" in rendered
+    assert "| default run started in an empty directory (cold Hypothesis cache): wall time | 25.0 s |" in rendered
+    assert "| default run without any bytecode cache (`PYTHONDONTWRITEBYTECODE=1`, empty `PYTHONPYCACHEPREFIX`): wall time | 27.0 s |" in rendered
+    assert "| embedded default | test_create | 25 | 75 | 75 % | 1.50 |" in rendered
+    assert "2026-11-26 21:00 UTC" in rendered and "1.50 – 2.50" in rendered
+    assert "not measured" not in rendered
+    assert "2 GB list body (`-k list`, bench/hostile_memory.py): peak memory (RSS) | 300 MiB | 290 – 310 | 3 | ≤ 400 MiB | met |" in rendered
 
 
 def test_report_without_optional_parts_says_the_window_was_not_measured() -> None:
@@ -143,10 +166,10 @@ def test_report_without_optional_parts_says_the_window_was_not_measured() -> Non
                "runs": 1, "quick": True, "examples": 5, "load_start": None, "load_end": None, "loads": [],
                "embedded_default": [dict(_suite_run("d", 20.0, 113, 850), exit_code=1, verdict="NOT CONFORMANT")],
                "throughput": {}}
-    report = run.render_report(results)
-    assert "window run was not measured" in report
-    assert "d exited 1 (NOT CONFORMANT)" in report
-    assert "## Profile" not in report and "## Property-test throughput" not in report
+    rendered = report.render_report(results)
+    assert "window run was not measured" in rendered
+    assert "d exited 1 (NOT CONFORMANT)" in rendered
+    assert "## Profile" not in rendered and "## Property-test throughput" not in rendered
 
 
 def _frame(function: str, path: str, time: float, *children) -> SimpleNamespace:
@@ -192,6 +215,53 @@ def test_help_works() -> None:
     assert result.returncode == 0, result.stderr
     for option in ("--runs", "--quick", "--with-window", "--profile", "--output"):
         assert option in result.stdout
+
+
+@pytest.mark.parametrize("script", ["time_to_verdict.py", "fleet.py", "hostile_memory.py"])
+def test_the_other_bench_scripts_answer_help_when_run_from_the_repository_root(script: str) -> None:
+    result = subprocess.run([sys.executable, f"bench/{script}", "--help"], capture_output=True, text=True,
+                            timeout=60, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "--json" in result.stdout or "--output" in result.stdout
+
+
+def test_the_loads_recorded_are_those_before_every_suite_and_command_line_run() -> None:
+    results = {"embedded_default": [{"load_before": 1.0}], "embedded_not_slow": [{"load_before": 2.0}],
+               "default_variants": {"fresh_directory": [{"load_before": 3.0}]},
+               "throughput": {"plain": [{"load_before": 4.0}]}, "external_not_slow": [{"load_before": 5.0}],
+               "window": {"whole": [{"load_before": 6.0}]}, "hostile_memory": [{"peak_rss_mib": 300.0}]}
+    assert sorted(r["load_before"] for r in run.measured_runs(results)) == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+
+
+def test_a_measured_run_imports_the_measured_code_first_and_none_of_the_target_settings(monkeypatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.setenv("CALLS_API_TOKEN", "secret")
+    env = process.child_environment(Path("/snapshot"), {"CALLS_BENCH_COUNTS": "/tmp/counts.json"})
+    assert env["PYTHONPATH"].split(os.pathsep) == ["/snapshot", str(BENCH), "/elsewhere"]
+    assert "PYTHONDONTWRITEBYTECODE" not in env and "CALLS_API_TOKEN" not in env
+    assert env["CALLS_BENCH_COUNTS"] == "/tmp/counts.json"
+
+
+def test_a_timed_process_gives_its_exit_code_and_writes_its_output_to_the_log(tmp_path: Path) -> None:
+    log = tmp_path / "output.txt"
+    times = process.timed_process([sys.executable, "-c", "print('hello'); raise SystemExit(3)"], dict(os.environ),
+                                  tmp_path, log)
+    assert times.exit_code == 3 and times.wall > 0 and times.cpu >= 0
+    assert log.read_text(encoding="utf-8").strip() == "hello"
+
+
+def test_a_shown_command_names_the_program_and_hides_what_is_replaced() -> None:
+    shown = process.display_command(["/venv/bin/st", "run", "-H", "Authorization: Bearer tok"], {"tok": "<token>"})
+    assert shown == 'st run -H "Authorization: Bearer <token>"'
+
+
+def test_an_external_style_run_passes_the_tokens_in_the_environment_not_on_the_command_line() -> None:
+    accounts = [SimpleNamespace(sid="AC1", token="t1"), SimpleNamespace(sid="AC2", token="t2")]
+    args, env = measurements.external_args(SimpleNamespace(base_url="http://127.0.0.1:1/v1", accounts=accounts))
+    assert env == {"CALLS_API_TOKEN": "t1", "CALLS_API_OTHER_TOKEN": "t2"}
+    assert "t1" not in args and "t2" not in args
+    assert args[args.index("--window") + 1] == "60" and "--allow-create" in args
 
 
 def test_server_counter_counts_requests_and_created_calls() -> None:
@@ -247,8 +317,12 @@ def test_fleet_section_replaces_its_old_self_and_survives_the_main_benchmark(tmp
     fleet_bench.write_section(fleet_bench.render(_fleet_results(10.0, 14.0)), output)
     text = output.read_text(encoding="utf-8")
     assert text.count(fleet_bench.MARK) == 1 and "main results" in text and "| 1.40 |" in text
-    kept = run.keep_fleet_section("# Benchmarks\n\nnew main results\n", output)
+    kept = report.keep_fleet_section("# Benchmarks\n\nnew main results\n", output)
     assert kept.startswith("# Benchmarks\n\nnew main results") and "| 1.40 |" in kept
+    report.write_report("# Benchmarks\n\nnewer main results\n", output)
+    text = output.read_text(encoding="utf-8")
+    assert text.startswith("# Benchmarks\n\nnewer main results\n\n") and text.count(fleet_bench.MARK) == 1
+    assert "| 1.40 |" in text
 
 
 def test_time_to_verdict_section_sits_before_the_fleet_section_and_survives_the_main_benchmark(tmp_path: Path) -> None:
@@ -258,12 +332,12 @@ def test_time_to_verdict_section_sits_before_the_fleet_section_and_survives_the_
     fleet_bench.write_section(fleet_bench.render(_fleet_results(10.0, 12.0)), output)
     runs = {"external-not-slow": [{"wall_seconds": 13.0, "server": {"requests": 600}, "suite_stats": {"calls_created": 4},
                                    "verdict": "INCOMPLETE"}]}
-    table = run.markdown_table(["run", "wall", "goal", "met", "requests", "calls", "verdict"], ttv.rows(runs))
+    table = tables.markdown_table(["run", "wall", "goal", "met", "requests", "calls", "verdict"], ttv.rows(runs))
     assert "| external-not-slow | 13.0 | ≤ 15 s | yes | 600 | 4 | INCOMPLETE |" in table
     ttv.write_section(ttv.section(table, runs, (0.5, 0.6)), output)
     ttv.write_section(ttv.section(table, runs, (0.5, 0.7)), output)
     text = output.read_text(encoding="utf-8")
-    assert text.count(run.TIME_TO_VERDICT_MARK) == 1 and text.count(fleet_bench.MARK) == 1
-    assert text.index(run.TIME_TO_VERDICT_MARK) < text.index(fleet_bench.MARK) and "0.7 after" in text
-    kept = run.keep_fleet_section("# Benchmarks\n\nnew main results\n", output)
-    assert "new main results" in kept and run.TIME_TO_VERDICT_MARK in kept and fleet_bench.MARK in kept
+    assert text.count(report.TIME_TO_VERDICT_MARK) == 1 and text.count(fleet_bench.MARK) == 1
+    assert text.index(report.TIME_TO_VERDICT_MARK) < text.index(fleet_bench.MARK) and "0.7 after" in text
+    kept = report.keep_fleet_section("# Benchmarks\n\nnew main results\n", output)
+    assert "new main results" in kept and report.TIME_TO_VERDICT_MARK in kept and fleet_bench.MARK in kept
