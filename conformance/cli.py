@@ -65,6 +65,10 @@ def pytest_args(values: dict[str, object], extra: list[str]) -> list[str]:
     args = [
         "-c", str(PACKAGE_DIR / "suite" / "conformance.ini"), "--rootdir", str(PACKAGE_DIR.parent),
         "-p", "conformance.plugin", "-p", "no:cacheprovider",
+        # Plugins a conformance run has no use for, each a cost at start-up or at the end: parallel workers
+        # (the run is one session with one call budget and its background watches), anyio's test runner,
+        # and the hunt for unraisable exceptions (several full garbage collections at the end).
+        "-p", "no:xdist", "-p", "no:xdist.looponfail", "-p", "no:anyio", "-p", "no:unraisableexception",
         f"--junitxml={reports_dir / 'junit.xml'}", f"--alluredir={reports_dir / 'allure-results'}", "--clean-alluredir",
     ]
     for option in OPTIONS:

@@ -340,6 +340,11 @@ class _BoundedHTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _BoundedHTTPSConnection
 
 
+def _no_netrc(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """The session's `auth`: adds nothing (its presence keeps requests from reading ~/.netrc)."""
+    return request
+
+
 class TargetSession(requests.Session):
     """The session every request to the target goes through: a total deadline per exchange, a body size cap,
     the run budget, the circuit breaker, rate limit, 429 back-off, recording, and every transport problem
@@ -350,7 +355,6 @@ class TargetSession(requests.Session):
                  budget: float | None = None, on_wait: Callable[[str], None] | None = None,
                  parent: "TargetSession | None" = None, history: Any = None) -> None:
         super().__init__()
-        self.history = history  # the run's record of every exchange (None: not recorded)
         self.timeout = timeout
         self.verify = verify
         self.limiter = limiter
@@ -369,8 +373,20 @@ class TargetSession(requests.Session):
         self.stopped: TargetFailed | None = None  # set once: the run sends nothing more
         self.sent = 0  # requests sent (counted on the run's first session)
         self.headers["User-Agent"] = f"calls-api-conformance/{__version__}"
+        # A request carries exactly the credentials its test gives it: never those of a ~/.netrc, which
+        # requests would add to a request without Authorization (a check of missing credentials).
+        self.auth = _no_netrc
+        self._environment: dict[Any, dict[str, Any]] = {}  # proxies and CA bundle, read once per origin
         for adapter in self.adapters.values():
             adapter.poolmanager.pool_classes_by_scheme = {"http": _BoundedHTTPPool, "https": _BoundedHTTPSPool}
+
+    def merge_environment_settings(self, url: str, proxies: Any, stream: Any, verify: Any, cert: Any) -> dict[str, Any]:
+        """The proxy and CA settings of the environment (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE...), read
+        once per origin: requests reads the whole environment again for every request otherwise."""
+        key = (urlsplit(url)[:2], tuple(sorted((proxies or {}).items())), stream, verify, cert)
+        if key not in self._environment:
+            self._environment[key] = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        return dict(self._environment[key])
 
     # --- the run's stop -----------------------------------------------------------------------
     def stop(self, message: str, kind: str) -> TargetFailed:

@@ -5,6 +5,7 @@ import socket
 import threading
 
 import pytest
+import requests
 
 from conformance.client import REDACT, ApiClient, ExchangeLog, RateLimited, RateLimiter, TargetSession, TargetUnavailable
 
@@ -283,3 +284,30 @@ def test_an_unknown_host_name_is_a_dns_failure():
         hostile_client(Nowhere).list_calls()
     assert error.value.kind == "dns"
     assert str(error.value).startswith("DNS: the name calls-api.invalid was not found")
+
+
+def test_a_request_without_a_token_carries_no_netrc_credentials(server, tmp_path, monkeypatch):
+    (tmp_path / ".netrc").write_text("machine 127.0.0.1 login someone password netrc-secret\n")
+    (tmp_path / ".netrc").chmod(0o600)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("NETRC", str(tmp_path / ".netrc"))
+    client_for(f"http://127.0.0.1:{server.server_port}/v1", token=None).list_calls()
+    assert "Authorization" not in server.seen[0][2]
+
+
+def test_the_environment_proxy_is_used_and_read_once_per_origin(server, monkeypatch):
+    # The scripted server plays the proxy: a request through a proxy names the whole URL.
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.server_port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = client_for("http://calls.example.invalid/v1")
+    reads = []
+    original = requests.Session.merge_environment_settings
+    monkeypatch.setattr(requests.Session, "merge_environment_settings",
+                        lambda self, *args: reads.append(args[0]) or original(self, *args))
+    client.list_calls()
+    client.get_call("00000000-0000-4000-8000-000000000000")
+    assert [path for _, path, _ in server.seen] == [
+        "http://calls.example.invalid/v1/Accounts/acct/Calls",
+        "http://calls.example.invalid/v1/Accounts/acct/Calls/00000000-0000-4000-8000-000000000000"]
+    assert len(reads) == 1
