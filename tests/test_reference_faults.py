@@ -775,6 +775,16 @@ def test_every_testable_requirement_is_broken_by_some_fault_and_has_a_probe() ->
     assert set(PROBES) == TESTABLE
 
 
+def test_a_shape_refuses_unknown_or_missing_parameters_and_fixed_an_unknown_hook() -> None:
+    from conformance.reference.hooks import FieldChange, StatusOverride, fixed
+    with pytest.raises(TypeError, match="unknown parameters \\['feild'\\]"):
+        FieldChange.of(feild="to", change=str)
+    with pytest.raises(TypeError, match="missing \\['status'\\]"):
+        StatusOverride.of(operations=("listCalls",))
+    with pytest.raises(ValueError, match="no hook"):
+        fixed("no_such_hook", None)
+
+
 def test_there_are_the_variants_the_documentation_promises() -> None:
     assert {"plain-text-errors", "extra-fields", "sparse-fields", "plus-dropped", "slow-lifecycle", "refuse-404",
             "jambonz-like"} <= set(VARIANTS)

@@ -17,7 +17,8 @@ object at fixed points:
 
 `Behaviour` itself is the conformant server. A fault or a variant (`faults.py`) is a subclass that
 overrides one hook (rarely two working together), so each difference from the conformant server is
-in one place. Hooks that keep state (e.g. counting gets) use `self.lock`.
+in one place; most are one of the parameterised shapes of `hooks.py`. Hooks that keep state (e.g.
+counting gets) use `self.lock`.
 """
 
 from __future__ import annotations
