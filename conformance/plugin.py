@@ -52,6 +52,7 @@ class CreatedCall:
     sid: str
     body: dict[str, Any]
     created_at: float
+    account_sid: str | None = None  # the account it was made in (None: the tested account)
 
 
 class CallBudget:
@@ -94,9 +95,11 @@ class CallBudget:
         body.update(overrides)
         return body
 
-    def remember(self, sid: Any, body: dict[str, Any]) -> None:
+    def remember(self, sid: Any, body: dict[str, Any], account_sid: str | None = None) -> None:
+        """Note a call the run made (in `account_sid`, by default the tested account): the cleanup deletes it."""
         if isinstance(sid, str) and sid and all(c.sid != sid for c in self.created):
-            self.created.append(CreatedCall(sid, body, time.time()))
+            account = None if account_sid == self.run.config.account_sid else account_sid
+            self.created.append(CreatedCall(sid, body, time.time(), account))
 
     def create(self, client: ApiClient | None = None, **overrides: Any):
         """POST a create with the configured payload; returns the response (the caller checks it)."""
@@ -107,7 +110,7 @@ class CallBudget:
         response = client.create_call(body)
         if 200 <= response.status < 300:
             try:
-                self.remember(response.json().get("sid"), body)
+                self.remember(response.json().get("sid"), body, client.account_sid)
             except (ValueError, AttributeError):
                 pass
         return response
@@ -677,9 +680,9 @@ def calls(run: Run) -> CallBudget:
 # --- cleanup and verdict -------------------------------------------------------------------------
 
 
-def _listed_sids(run: Run) -> tuple[set[str], set[str]]:
-    """The sids the account lists now, and those of them that carry this run's tag."""
-    listed = run.api.list_calls().success_json()
+def _listed_sids(run: Run, client: ApiClient) -> tuple[set[str], set[str]]:
+    """The sids the client's account lists now, and those of them that carry this run's tag."""
+    listed = client.list_calls().success_json()
     calls = [c for c in listed if isinstance(c, dict) and isinstance(c.get("call_sid"), str)] \
         if isinstance(listed, list) else []
     tagged = {c["call_sid"] for c in calls
@@ -688,13 +691,13 @@ def _listed_sids(run: Run) -> tuple[set[str], set[str]]:
 
 
 def _cleanup(run: Run) -> None:
-    """Delete every call the run created, and every listed call that carries the run's tag (a deployment may
-    place a call for a create it refused); what is still listed afterwards is reported. Bounded in time
-    (`cleanup_budget`), and whatever the target answers it ends with a line, never a traceback."""
-    created = {c.sid for c in run.budget.created}
-    if not created and not run.config.allow_create:
+    """Delete every call the run created, in the account it was made in, and every listed call of the
+    tested account that carries the run's tag (a deployment may place a call for a create it refused); what
+    is still listed afterwards is reported. Bounded in time (`cleanup_budget`), and whatever the target
+    answers it ends with a line, never a traceback."""
+    if not run.budget.created and not run.config.allow_create:
         return  # nothing was sent that could place a call
-    run.api.session.reopen(cleanup_budget(run.config, len(created)))
+    run.api.session.reopen(cleanup_budget(run.config, len(run.budget.created)))
     problems: list[str] = []
 
     def attempt(action: Any, *args: Any) -> Any:
@@ -707,23 +710,30 @@ def _cleanup(run: Run) -> None:
             problems.append(str(error) if isinstance(error, TargetUnavailable) else f"{type(error).__name__}: {error}")
             return None
 
+    accounts = [(run.api, {c.sid for c in run.budget.created if c.account_sid is None})]
+    if run.other_api is not None:
+        accounts.append((run.other_api, {c.sid for c in run.budget.created if c.account_sid == run.other_api.account_sid}))
+    leftovers: set[str] = set()
     try:
-        # A call whose delete the target accepted is gone, unless it was live and its next status update
-        # wrote it again (D-21): the list right after finds those, and they are deleted with the tagged ones.
-        remaining = {sid for sid in created if sid not in DELETED}
-        for sid in sorted(remaining):
-            attempt(run.api.delete_call, sid)
-        listed = attempt(_listed_sids, run)
-        tagged = (listed[1] | (listed[0] & created)) if listed else set()
-        for sid in sorted(tagged - remaining):
-            attempt(run.api.delete_call, sid)
-        final = attempt(_listed_sids, run) if created or tagged else (set(), set())
+        for client, created in accounts:
+            if not created and client is not run.api:
+                continue
+            # A call whose delete the target accepted is gone, unless it was live and its next status update
+            # wrote it again (D-21): the list right after finds those, and they go with the tagged ones.
+            remaining = {sid for sid in created if sid not in DELETED}
+            for sid in sorted(remaining):
+                attempt(client.delete_call, sid)
+            listed = attempt(_listed_sids, run, client)
+            tagged = (listed[1] | (listed[0] & created)) if listed else set()
+            for sid in sorted(tagged - remaining):
+                attempt(client.delete_call, sid)
+            final = attempt(_listed_sids, run, client) if created or tagged else (set(), set())
+            if final is not None:
+                seen, still_tagged = final
+                leftovers |= (seen & (created | tagged)) | still_tagged
     except TargetFailed as error:
         problems.append(str(error))
-        final = None
-    if final is not None:
-        seen, still_tagged = final
-        run.leftovers = sorted((seen & (created | tagged)) | still_tagged)
+    run.leftovers = sorted(leftovers)
     if problems:
         first = REDACT.cut(problems[0].splitlines()[0] if problems[0] else "", 300)
         more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""

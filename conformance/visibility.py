@@ -465,7 +465,8 @@ class VisibilityWatch(Watch):
             self.phase = "checking that the call is gone"
             if self._look_for_expiry(last=number == len(plan)):
                 break
-        looks = self.expiry[-2:] if self.gone() is None else list(self.gone() or ())
+        gone = self.gone()
+        looks = list(gone) if gone else self.expiry[-2:]
         after = (looks[0].sent - self.end_upper) if looks else 0.0
         self.note(f"call {self.sid} checked {after:.2f} s after its end, {len(self.expiry)} request(s) since the window "
                   "closed: " + ", ".join(f"{s.kind} {'present' if s.present else 'absent'}" for s in looks))

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conformance.properties import INVALID_DIALS_EXTERNAL
 from conformance.reference import ReferenceSettings, start_reference
 from conformance.reference.testing import record_stored_calls
@@ -37,3 +39,25 @@ def test_calls_a_server_made_of_refused_creates_are_deleted_by_their_run_tag(tmp
     assert 0 < made <= INVALID_DIALS_EXTERNAL, f"{made} calls made of refused creates\n{done.stdout[-2000:]}"
     assert still == [], f"{len(still)} calls of the run still held by the server, e.g. {still[:3]}"
     assert verdict["stats"]["leftover_calls"] == []
+
+
+@pytest.mark.parametrize("fault, selection", [
+    (None, "test_foreign_token_cannot_get"),  # the isolation checks create a call in the second account
+    ("foreign-token-creates", "test_foreign_token_cannot_create"),  # a broken server places one there
+], ids=["call-to-aim-at", "create-a-broken-server-accepted"])
+def test_calls_the_run_made_in_the_second_account_are_deleted_there(tmp_path: Path, fault, selection) -> None:
+    settings = ReferenceSettings.fast(window=600.0, seeded_calls=0, fault=fault)  # nothing expires during the run
+    with start_reference(settings) as server:
+        main, other = server.accounts[0], server.accounts[1]
+        stored = record_stored_calls(server.app.state.store)
+        command = [sys.executable, "-m", "conformance.cli", "--base-url", server.base_url,
+                   "--account-sid", main.sid, "--other-account-sid", other.sid, "--allow-create",
+                   "--from-number", "+15005550006", "--to-number", "+15005550001", "--no-html",
+                   "--reports-dir", str(tmp_path), "-k", selection]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CALLS_API_")}
+        env.update(CALLS_API_TOKEN=main.token, CALLS_API_OTHER_TOKEN=other.token)
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        made_there = [r.call_sid for r in stored if r.account_sid == other.sid]
+        still = {r.call_sid for r in server.app.state.store.calls(other.sid)}
+    assert made_there, f"the run made no call in the second account\n{done.stdout[-2000:]}"
+    assert still.isdisjoint(made_there), f"still held in the second account: {sorted(still & set(made_there))}"

@@ -66,10 +66,7 @@ def _lasting_call(client: ApiClient, calls, target, label: str) -> Side:
 def sides(api, other_api, calls, target) -> dict[str, Side]:
     this = _lasting_call(api, calls, target, "tested")
     other = _lasting_call(other_api, calls, target, "other")
-    yield {"this": this, "other": other}
-    # The other account's call is not deleted by the run's cleanup (which works on the tested account).
-    if other.sid and other.sid in {c.sid for c in calls.created}:
-        other_api.delete_call(other.sid)
+    return {"this": this, "other": other}  # calls created for it are deleted by the run's cleanup, in their account
 
 
 def _roles(direction: str, sides: dict[str, Side]) -> tuple[Side, Side]:
@@ -163,7 +160,7 @@ def test_foreign_token_cannot_create(direction, sides, calls, target) -> None:
     if 200 <= response.status < 300:
         calls.count("accepted-refusal")  # refused requests count against the budget only when a broken server accepts them
         sid = response.created_sid()
-        calls.remember(sid, body)
+        calls.remember(sid, body, owner.client.account_sid)
         what += f" (accepted as call {sid})"
     expect_rejected(response, "CALLS-ISOLATION-CREATE", what)
     for account, side in lists.items():
@@ -171,7 +168,7 @@ def test_foreign_token_cannot_create(direction, sides, calls, target) -> None:
         appeared = _outbound_like_ours(expect_call_list(listing, "list after a foreign create"), before[account], target)
         if appeared:
             for call in appeared:
-                calls.remember(call["call_sid"], {"refused-create": direction})
+                calls.remember(call["call_sid"], {"refused-create": direction}, account)
             raise violation("CALLS-ISOLATION-CREATE", "CF112",
                             f"{what} was refused with {response.status}, yet account {account} now lists new call(s) "
                             f"{', '.join(c['call_sid'] for c in appeared)}", listing)
@@ -253,10 +250,7 @@ def test_create_naming_another_account_application_is_refused(direction, api, ot
         calls.count("accepted-refusal")
         sid = response.created_sid()
         what += f" (accepted as call {sid})"
-        if in_other and sid:
-            owner.delete_call(sid)  # the run's cleanup works on the tested account only
-        else:
-            calls.remember(sid, body)
+        calls.remember(sid, body, owner.account_sid)
     expect_rejected(response, "CALLS-ISOLATION-FOREIGN-APPLICATION", what)
     for client in (owner, stranger):
         listing = client.list_calls()
@@ -264,10 +258,7 @@ def test_create_naming_another_account_application_is_refused(direction, api, ot
                                        target)
         if appeared:
             for call in appeared:
-                if client is api:
-                    calls.remember(call["call_sid"], {"refused-create": direction})
-                else:
-                    client.delete_call(call["call_sid"])
+                calls.remember(call["call_sid"], {"refused-create": direction}, client.account_sid)
             raise violation("CALLS-ISOLATION-FOREIGN-APPLICATION", "CF112",
                             f"{what} was refused with {response.status}, yet account {client.account_sid} now lists "
                             f"new call(s) {', '.join(c['call_sid'] for c in appeared)}", listing)

@@ -78,7 +78,7 @@ def judge_known_visible(api, run, target, when: str, settled_sids: frozenset[str
     # A call created within the settle time may not be readable everywhere yet (D-35): left out, unless
     # it was read already.
     settled = time.time() - target.settle
-    created = [c for c in run.budget.created if c.sid not in DELETED
+    created = [c for c in run.budget.created if c.sid not in DELETED and c.account_sid is None  # the tested account's
                and (c.created_at <= settled or c.sid in settled_sids or any(s.via == "get" for s in SEEN.of(c.sid)))]
     before = {c.sid: look for c in created if (look := _look(api, c.sid)) is not None}
     if not before:
