@@ -13,7 +13,7 @@ from typing import Callable
 
 from conformance.checks import ACTIVE_STATUSES, RequirementViolation
 from conformance.history import Record
-from conformance.model import CallModel, Model, Observation
+from conformance.model import CallModel, Model, Observation, build
 
 #: Fields of a call that cannot change while the run watches it (D-41). Optional ones (application_sid,
 #: originating_*) may be shown only once known: they are compared only when both observations carry them.
@@ -49,6 +49,12 @@ def after(later: Record, earlier: Record) -> bool:
 def _how(record: Record) -> str:
     return {"getCall": "get", "listCalls": "list", "createCall": "create", "deleteCall": "delete"}.get(
         record.operation or "", "request")
+
+
+def named_again(records: list[Record], sid: str) -> Record | None:
+    """The create of `records` that named `sid` again after an earlier answer had named it, or None."""
+    call = build(records).calls.get(sid)
+    return _named_again(call) if call is not None else None
 
 
 def _named_again(call: CallModel) -> Record | None:
@@ -151,15 +157,17 @@ def deleted_stays_gone(model: Model) -> list[Contradiction]:
 
 
 def _back_after_gone(call: CallModel, delete: Record) -> tuple[Record, Observation] | None:
-    """An answer showing the call after the same kind of answer had shown it gone since the delete (a get
-    after a 404, a list after a list without it). Still there right after the delete is
-    CALLS-DELETE-REMOVES's; only gone and then back is this invariant's."""
+    """An answer showing the call after the same kind of answer, for the same account, had shown it gone since
+    the delete (a get after a 404, a list after a list without it). Still there right after the delete is
+    CALLS-DELETE-REMOVES's; only gone and then back is this invariant's. Another account's view proves
+    nothing: a call another account cannot see is not gone (a delete of it accepted there is
+    CALLS-DELETE-UNKNOWN-404's or CALLS-ISOLATION-FOREIGN-CALL's)."""
     for seen in call.seen:
         if not after(seen.record, delete):
             continue
         kind = "getCall" if seen.via == "get" else "listCalls"
-        gone = next((r for r in call.absent if r.operation == kind and after(r, delete) and after(seen.record, r)),
-                    None)
+        gone = next((r for r in call.absent if r.operation == kind and r.account_sid == seen.record.account_sid
+                     and after(r, delete) and after(seen.record, r)), None)
         if gone is not None:
             return gone, seen
     return None

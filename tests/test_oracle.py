@@ -142,6 +142,28 @@ def test_a_deleted_ended_call_seen_gone_and_then_back_is_a_contradiction() -> No
     assert found.code == "CF117" and len(found.records) == 4
 
 
+def test_a_call_absent_from_another_account_is_not_gone_from_its_own() -> None:
+    """A delete another account's path accepted for this call, then that account's list without it: the call
+    never left its own account, so its own list showing it is no return (the delete is another check's)."""
+    run = Runner()
+    run.list([call()], at=0)
+    run.add("DELETE", f"/Accounts/{OTHER}/Calls/{SID}", 204, None, at=1)
+    run.list([], at=2, account=OTHER)
+    run.list([call()], at=3)
+    assert run.judge("CALLS-DELETED-STAYS-GONE") == []
+    run.list([call(account_sid=OTHER)], at=4, account=OTHER)  # but back where it was seen gone: a return
+    (found,) = run.judge("CALLS-DELETED-STAYS-GONE")
+    assert found.code == "CF117"
+
+
+def test_a_sid_named_again_by_a_later_create_is_found_with_that_create() -> None:
+    run = Runner()
+    run.get(call(), at=0)
+    assert oracle.named_again(run.records, SID) is None
+    create = run.add("POST", f"/Accounts/{ACCOUNT}/Calls", 201, {"sid": SID}, at=2)
+    assert oracle.named_again(run.records, SID) is create
+
+
 def test_a_call_deleted_while_live_may_be_written_again() -> None:
     run = Runner()
     run.get(call(call_status="in-progress", duration=None), at=0)
