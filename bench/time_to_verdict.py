@@ -71,7 +71,8 @@ def section(table: str, results: dict[str, list[dict[str, Any]]], load: tuple[An
         "target, `--window 60`) with the standard timings (10 s calls) and with 30 s calls (the wait is",
         "overlapped, not shortened: a run cannot end before the call it follows); the retention-window run",
         "(`-m window`, `--window 60`) and the whole run with that window (it cannot end before the call's",
-        "length + the window + the grace period, 6 s). Requests are counted on the server.",
+        "create, its length and the window have passed: about 1 + 10 + 60 s; the grace period is waited out",
+        "only by a call that lingers, D-48). Requests are counted on the server.",
         f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores; "
         f"load average (1 min) {load[0]} before, {load[1]} after; "
         f"{max(len(runs) for runs in results.values())} run(s) per row.", "",

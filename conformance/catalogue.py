@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-import yaml
+from conformance.spec import load_yaml
 
 #: ADVISORY is the suite's own advice (input hygiene, limits the document never states): reported, never
 #: deciding the verdict or the exit code, not even with --strict.
@@ -89,8 +89,7 @@ def _requirement(entry: Any, position: int) -> Requirement:
 
 @functools.lru_cache(maxsize=1)
 def _load(path: Path) -> tuple[Requirement, ...]:
-    with path.open(encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
+    data = load_yaml(path)
     if not isinstance(data, dict) or not isinstance(data.get("requirements"), list):
         raise CatalogueError(f"{path.name}: expected a mapping with a `requirements` list")
     requirements = tuple(_requirement(entry, index) for index, entry in enumerate(data["requirements"]))
