@@ -60,6 +60,11 @@ def component_validator(name: str) -> jsonschema.protocols.Validator:
     return validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
 
 
+def conforms(instance: Any, component: str) -> bool:
+    """Whether `instance` conforms to a component schema (stops at the first violation: no messages built)."""
+    return component_validator(component).is_valid(instance)
+
+
 def schema_errors(instance: Any, component: str) -> list[str]:
     """Human-readable violations of `instance` against a component schema; empty when it conforms."""
     errors = sorted(component_validator(component).iter_errors(instance), key=lambda e: list(e.absolute_path))
