@@ -5,9 +5,9 @@ ledger, cleanup and the verdict. Loaded with `-p conformance.plugin` (the `calls
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import urljoin
 
@@ -314,18 +314,21 @@ def _predicted_needs(config: pytest.Config) -> Any:
     paths = [Path(str(arg).split("::", 1)[0]).resolve() for arg in config.args]
     if not any(path == suite or path in suite.parents for path in paths):
         return None  # only some of the suite's files are collected
-    try:
-        parents = suite.relative_to(config.rootpath).parts
-    except ValueError:
-        parents = ()
     return selection.predict_needs(suite, config.getoption("markexpr", ""), config.getoption("keyword", ""),
-                                   _operations(), tuple(parents))
+                                   selection.operations(), _parents(suite, config))
 
 
-def _operations() -> list[str]:
-    """The parametrization ids of the generated tests: the operations of the OpenAPI document."""
-    return [f"{method.upper()} {path}" for path, item in (spec.load_spec().get("paths") or {}).items()
-            for method in item if method in ("get", "post", "put", "patch", "delete")]
+def _parents(directory: Path, config: pytest.Config) -> tuple[str, ...]:
+    """The directory names -k matches a test of `directory` by (its path below the rootdir)."""
+    try:
+        return directory.relative_to(config.rootpath).parts
+    except ValueError:
+        return ()
+
+
+def _lifecycle_parts(needs: Any) -> tuple[bool, bool]:
+    """How far the selected tests need the lifecycle call followed: (to its end, then to its delete)."""
+    return bool(needs & {"life", "deletion"}), "deletion" in needs
 
 
 def _start_watches(run: Run, window: bool, needs: Any) -> None:
@@ -339,7 +342,8 @@ def _start_watches(run: Run, window: bool, needs: Any) -> None:
     if "created" in needs and "lifecycle" not in run.timeline.watches:
         from conformance.lifecycle import start_lifecycle
 
-        start_lifecycle(run, follow=bool(needs & {"life", "deletion"}), delete="deletion" in needs)
+        follow, delete = _lifecycle_parts(needs)
+        start_lifecycle(run, follow=follow, delete=delete)
 
 
 def _reconcile_watches(run: Run, window: bool, needs: set[str]) -> None:
@@ -350,11 +354,11 @@ def _reconcile_watches(run: Run, window: bool, needs: set[str]) -> None:
         run.visibility.give_up("no selected test needs it")
         run.visibility.stop()
     lifecycle = run.timeline.watches.get("lifecycle")
-    if lifecycle is not None:
-        if "created" not in needs:
-            lifecycle.give_up("no selected test needs it")
-            lifecycle.stop()
-        lifecycle.follow, lifecycle.delete = bool(needs & {"life", "deletion"}), "deletion" in needs
+    if lifecycle is not None and "created" not in needs:
+        lifecycle.give_up("no selected test needs it")
+        lifecycle.stop()
+    elif lifecycle is not None:
+        lifecycle.follow, lifecycle.delete = _lifecycle_parts(needs)
     _start_watches(run, window, needs)
 
 
@@ -379,11 +383,8 @@ def pytest_ignore_collect(collection_path: Any, config: pytest.Config) -> bool |
     module = selection.read_module(collection_path)
     if module is None:
         return None
-    try:
-        parents = collection_path.parent.relative_to(config.rootpath).parts
-    except ValueError:
-        parents = ()
-    if not selection.cannot_select(module, markexpr, keywordexpr, _operations(), tuple(parents)):
+    if not selection.cannot_select(module, markexpr, keywordexpr, selection.operations(),
+                                   _parents(collection_path.parent, config)):
         return None
     ledger = current_run(config).ledger
     ledger.collected([rid for rid in module.requirements if rid in ledger.catalogue], selected=False)

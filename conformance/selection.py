@@ -113,6 +113,14 @@ def read_module(path: Path) -> ModuleTests | None:
                        tuple(requirements), tuple((name, _closure(arguments[name], fixtures)) for name, _ in tests))
 
 
+def operations() -> list[str]:
+    """The parametrization ids of the generated tests: the operations of the OpenAPI document."""
+    from conformance import spec
+
+    return [f"{method.upper()} {path}" for path, item in (spec.load_spec().get("paths") or {}).items()
+            for method in item if method in ("get", "post", "put", "patch", "delete")]
+
+
 def _could_select(expression: str, matches) -> bool:
     """Whether `expression` (-m or -k) is true when each identifier is `matches(identifier)`."""
     try:

@@ -8,11 +8,10 @@ import sys
 
 import pytest
 
-from conformance import selection, spec
+from conformance import selection
 from tests.conftest import ROOT, SUITE
 
-OPERATIONS = [f"{method.upper()} {path}" for path, item in spec.load_spec()["paths"].items()
-              for method in item if method in ("get", "post", "put", "patch", "delete")]
+OPERATIONS = selection.operations()
 PROPERTIES = selection.read_module(SUITE / "test_properties.py")
 STATEFUL = selection.read_module(SUITE / "test_stateful.py")
 
