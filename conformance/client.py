@@ -488,6 +488,7 @@ class TargetSession(requests.Session):
         exchange = self._exchange(request)
         with self.breaker._lock:
             (self.parent or self).sent += 1
+        ticket = self.history.sending() if self.history is not None else None
         started = time.monotonic()
         deadline = started + total
         received = 0
@@ -522,7 +523,7 @@ class TargetSession(requests.Session):
             else:
                 failure = _transport_failure(error, what, request, total, headers_in, received)
             self.log.total += 1
-            self._record(exchange, request, started, None)
+            self._record(exchange, request, started, None, ticket)
             if failure.kind == "timeout" and remaining is not None and remaining < timeout:
                 raise self.stop(f"the run budget ran out after {self.sent_by_run()} requests (--run-budget)",
                                 "run-budget") from None
@@ -539,13 +540,13 @@ class TargetSession(requests.Session):
             exchange.response_body += f"\n(body over the {raw.truncated}-byte cap: not read further)"
         raw.exchange = exchange  # type: ignore[attr-defined]
         self.log.add(exchange)
-        self._record(exchange, request, started, raw._content)
+        self._record(exchange, request, started, raw._content, ticket)
         return raw
 
     def _record(self, exchange: Exchange, request: requests.PreparedRequest, started: float,
-                content: bytes | None) -> None:
+                content: bytes | None, ticket: int | None) -> None:
         if self.history is not None:
-            self.history.add(exchange, request.headers.get("Authorization"), started, content)
+            self.history.add(exchange, request.headers.get("Authorization"), started, content, ticket)
 
 
 class _Stalled(Exception):

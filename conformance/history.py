@@ -28,6 +28,7 @@ MAX_RECORDS = 20_000
 MAX_BODY_BYTES = 256 * 1024
 MAX_LIST_ITEMS = 500
 MAX_DECODED_BYTES = 8 * 1024 * 1024  # of JSON text, over the whole run
+SETTLE_TIMEOUT = 5.0  # longest wait, in `settled`, for exchanges still in flight
 
 _CALLS_PATH = re.compile(r"/Accounts/([^/]+)/Calls(?:/([^/]+))?/?$")
 _OPERATIONS = {("GET", False): "listCalls", ("POST", False): "createCall",
@@ -61,6 +62,18 @@ class Record:
         return f"exchange #{self.index}"
 
 
+def accepted_deletes(records: list[Record], account_sid: str, since: float, other_than: str) -> list[Record]:
+    """Deletes of calls of `account_sid` other than `other_than`, accepted (2xx), that completed after `since`."""
+    return [r for r in records if r.operation == "deleteCall" and r.ok and r.account_sid == account_sid
+            and r.call_sid != other_than and r.received >= since]
+
+
+def created_sids(records: list[Record]) -> set[str]:
+    """The sids the accepted creates among `records` answered with."""
+    return {r.body["sid"] for r in records if r.operation == "createCall" and r.ok and isinstance(r.body, dict)
+            and isinstance(r.body.get("sid"), str)}
+
+
 def operation_of(method: str, url: str) -> tuple[str | None, str | None, str | None]:
     """(operation, account sid, call sid) of a request, from its method and path."""
     found = _CALLS_PATH.search(urlsplit(url).path)
@@ -75,14 +88,25 @@ class History:
 
     def __init__(self, tokens: dict[str, str] | None = None, keep: int = MAX_RECORDS) -> None:
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
         self._records: list[Record] = []
+        self._in_flight: dict[int, float] = {}  # ticket -> monotonic time it was sent
+        self._tickets = 0
         self._tokens = dict(tokens or {})  # configured token -> its account sid; never written anywhere
         self.keep = keep
         self.dropped = 0
         self.undecoded = 0  # 2xx call answers whose body was not decoded: the run's decoding budget was spent
         self._decoded = 0
 
-    def add(self, exchange: Exchange, authorization: str | None, sent: float, content: bytes | None) -> None:
+    def sending(self) -> int:
+        """Note an exchange about to be sent; its ticket goes to `add` when it completes."""
+        with self._lock:
+            self._tickets += 1
+            self._in_flight[self._tickets] = time.monotonic()
+            return self._tickets
+
+    def add(self, exchange: Exchange, authorization: str | None, sent: float, content: bytes | None,
+            ticket: int | None = None) -> None:
         """Record one completed (or failed: no status) exchange; `content` is the raw body read."""
         received = time.monotonic()
         operation, account, call = operation_of(exchange.method, exchange.url)
@@ -100,6 +124,8 @@ class History:
             if isinstance(body, list) and len(body) > MAX_LIST_ITEMS:
                 body = body[:MAX_LIST_ITEMS]
         with self._lock:
+            if self._in_flight.pop(ticket, None) is not None:
+                self._changed.notify_all()
             if len(self._records) >= self.keep:
                 self.dropped += 1
                 return
@@ -117,6 +143,21 @@ class History:
     def records(self) -> list[Record]:
         """A snapshot, in the order the exchanges completed."""
         with self._lock:
+            return list(self._records)
+
+    def settled(self, before: float, timeout: float = SETTLE_TIMEOUT) -> list[Record]:
+        """The records once every exchange sent before monotonic time `before` has completed.
+
+        Another thread's exchange may have reached the target before one's own, yet completed after it:
+        a check that asks what else happened meanwhile must see it. Waits at most `timeout` seconds (an
+        exchange abandoned by an interrupt never completes)."""
+        end = time.monotonic() + timeout
+        with self._changed:
+            while any(t < before for t in self._in_flight.values()):
+                left = end - time.monotonic()
+                if left <= 0:
+                    break
+                self._changed.wait(left)
             return list(self._records)
 
     def __len__(self) -> int:

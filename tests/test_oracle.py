@@ -206,3 +206,61 @@ def test_a_session_records_a_failed_exchange_with_no_status() -> None:
         session.send(requests.Request("GET", f"http://127.0.0.1:9/v1/Accounts/{ACCOUNT}/Calls").prepare())
     (record,) = history.records()
     assert record.status is None and record.operation == "listCalls" and record.account_sid == ACCOUNT
+
+
+def _list_exchange(status=200) -> Exchange:
+    return Exchange("GET", f"{BASE}/Accounts/{ACCOUNT}/Calls", {}, None, status=status)
+
+
+def test_settled_waits_for_an_exchange_sent_before_and_still_in_flight() -> None:
+    import threading
+    import time
+
+    history = History()
+    ticket = history.sending()
+    before = time.monotonic()
+    late = threading.Timer(0.2, history.add, (_list_exchange(), None, 0.0, b"[]", ticket))
+    late.start()
+    records = history.settled(before, timeout=30)
+    late.join()
+    assert [r.operation for r in records] == ["listCalls"]
+
+
+def test_settled_does_not_wait_for_exchanges_sent_after_or_abandoned() -> None:
+    import threading
+    import time
+
+    history = History()
+    abandoned = history.sending()  # never completes: an interrupt abandoned it
+    before = time.monotonic()
+    history.sending()  # sent after `before`, still in flight: not waited for
+    assert history.settled(before, timeout=0.1) == []  # gives up on the abandoned one
+    history.add(_list_exchange(), None, 0.0, b"[]", abandoned)
+    waiter = threading.Thread(target=history.settled, args=(before, 600), daemon=True)
+    waiter.start()
+    waiter.join(timeout=10)
+    assert not waiter.is_alive(), "settled waited for an exchange sent after the moment it was asked about"
+
+
+def test_accepted_deletes_are_those_of_other_calls_of_the_account_completed_after_the_moment() -> None:
+    from conformance.history import accepted_deletes
+
+    runner = Runner()
+    other_sid = "9a8b7c6d-0000-4000-8000-000000000001"
+    early = runner.add("DELETE", f"/Accounts/{ACCOUNT}/Calls/{other_sid}", 204, at=0.0)
+    meanwhile = runner.add("DELETE", f"/Accounts/{ACCOUNT}/Calls/{other_sid}", 204, at=1.0)
+    runner.add("DELETE", f"/Accounts/{ACCOUNT}/Calls/{other_sid}", 404, at=1.0)  # refused: removed nothing
+    runner.add("DELETE", f"/Accounts/{OTHER}/Calls/{other_sid}", 204, at=1.0)  # another account
+    runner.add("DELETE", f"/Accounts/{ACCOUNT}/Calls/{SID}", 204, at=1.0)  # the call itself
+    found = accepted_deletes(runner.records, ACCOUNT, since=0.5, other_than=SID)
+    assert found == [meanwhile] and early not in found
+
+
+def test_created_sids_are_those_accepted_creates_answered_with() -> None:
+    from conformance.history import created_sids
+
+    runner = Runner()
+    runner.add("POST", f"/Accounts/{ACCOUNT}/Calls", 201, {"sid": SID})
+    runner.add("POST", f"/Accounts/{ACCOUNT}/Calls", 400, {"sid": "refused"})
+    runner.add("POST", f"/Accounts/{ACCOUNT}/Calls", 201, {"sid": 7})
+    assert created_sids(runner.records) == {SID}
