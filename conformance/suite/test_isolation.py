@@ -32,7 +32,7 @@ from conformance.checks import (
     violation,
 )
 from conformance.client import ApiClient
-from conformance.history import accepted_deletes, created_sids
+from conformance.history import Record, accepted_deletes, created_sids
 from conformance.visibility import DELETED, find_lasting_call
 
 pytestmark = pytest.mark.isolation
@@ -89,6 +89,12 @@ def _require_call(side: Side) -> tuple[str, float]:
     return side.sid, since
 
 
+def _run_so_far(client: ApiClient) -> list[Record]:
+    """Every exchange of the run until now, those other threads still had in flight included."""
+    history = client.session.history
+    return history.settled(time.monotonic()) if history is not None else []
+
+
 def _still_there(owner: Side, since: float, requirement: str, what: str) -> None:
     """The owner's call, seen there at `since`, is still gettable after a refused request; a disappearance
     is judged honestly."""
@@ -100,9 +106,7 @@ def _still_there(owner: Side, since: float, requirement: str, what: str) -> None
         pytest.skip(f"after {what}, the owner's get of call {owner.sid} answers {response.status}: cannot tell")
     if owner.until is None or time.time() > owner.until:
         pytest.skip(f"call {owner.sid} ({owner.why}) is gone after {what}, but it may simply have expired")
-    history = owner.client.session.history
-    records = history.settled(time.monotonic()) if history is not None else []
-    meanwhile = accepted_deletes(records, owner.client.account_sid, since, other_than=owner.sid)
+    meanwhile = accepted_deletes(_run_so_far(owner.client), owner.client.account_sid, since, other_than=owner.sid)
     if meanwhile:
         # Other work of the run (a watch, the cleanup) deleted a call of the account while this check ran: a
         # server that removes more than the call deleted (CALLS-DELETE-ONLY-TARGET) may have removed this one.
@@ -179,9 +183,8 @@ def test_foreign_token_cannot_create(direction, sides, calls, target) -> None:
     for account, side in lists.items():
         listing = side.client.list_calls()
         appeared = _outbound_like_ours(expect_call_list(listing, "list after a foreign create"), before[account], target)
-        history = side.client.session.history
-        if appeared and history is not None:  # calls the run's other work (a watch) made meanwhile are not new
-            ours = created_sids(history.settled(time.monotonic()))
+        if appeared:  # calls the run's other work (a watch) made meanwhile are not the refused create's
+            ours = created_sids(_run_so_far(side.client))
             appeared = [c for c in appeared if c["call_sid"] not in ours]
         if appeared:
             for call in appeared:
