@@ -34,7 +34,7 @@ reference: $(BIN)/.installed
 	$(BIN)/calls-conformance reference --host $(HOST) --port $(PORT) --window $(WINDOW)
 
 report: install
-	$(BIN)/python -c 'from pathlib import Path; from conformance.report import generate_html; generate_html(Path("$(REPORTS)"))'
+	$(BIN)/python -c 'from pathlib import Path; from conformance.reports.allure_html import generate_html; generate_html(Path("$(REPORTS)"))'
 
 bench: install
 	$(BIN)/python bench/run.py

@@ -1,7 +1,7 @@
 // Allure 3 configuration of the conformance suite's HTML report (`calls-conformance` runs
 // `allure generate <reports>/allure-results --config allurerc.mjs`; by hand:
 // `CALLS_API_REPORTS_DIR=reports npx allure generate reports/allure-results`).
-// The categories are those the run wrote to allure-results/categories.json (conformance/report.py):
+// The categories are those the run wrote to allure-results/categories.json (conformance/reports/allure.py):
 // the awesome report takes them from here, not from that file.
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";

@@ -135,7 +135,7 @@ def render(r: dict[str, Any]) -> str:
         "",
         "Verdicts: " + "; ".join(f"{p}: {x['verdict']} (single exit {x['single']['exit']}, fleet exit {x['fleet']['exit']})"
                                  for p, x in zip(presets, m)) + ".",
-        f"The unmeasured warm-up run before each (the first in a fresh directory fills Hypothesis' Unicode",
+        "The unmeasured warm-up run before each (the first in a fresh directory fills Hypothesis' Unicode",
         "cache in `.hypothesis/`, which later runs read) peaked at "
         + ", ".join(f"{x['warm']['peak_mib']:.0f} MiB" for x in m) + ".",
         "When the CPU floor is above the goal, the fleet is bound by the machine's cores, not by waiting:",
@@ -159,14 +159,14 @@ def measure(preset: str, args: argparse.Namespace, parallel: int, work: Path) ->
         profiles = write_profiles(servers, work, args.window)
         common = ["--no-html", "--examples", str(args.examples), "-m", args.marker]
         print(f"[{preset}] warm-up run...", flush=True)
-        warm = measured([sys.executable, "-m", "conformance.cli", "--profile", str(profiles[0]),
+        warm = measured([sys.executable, "-m", "conformance", "--profile", str(profiles[0]),
                          "--reports-dir", str(work / "warm"), *common], work, work / "warm.log")
         print(f"[{preset}] single run against {profiles[0].stem}...", flush=True)
-        single = measured([sys.executable, "-m", "conformance.cli", "--profile", str(profiles[0]),
+        single = measured([sys.executable, "-m", "conformance", "--profile", str(profiles[0]),
                            "--reports-dir", str(work / "single"), *common], work, work / "single.log")
         print(f"[{preset}]   {single['wall']:.1f} s; fleet of {len(profiles)}, {parallel} at once...", flush=True)
         servers_before = sum(_cpu_of(p.pid) for p, _ in servers)
-        fleet = measured([sys.executable, "-m", "conformance.cli", "fleet", "--reports-dir", str(work / "fleet"),
+        fleet = measured([sys.executable, "-m", "conformance", "fleet", "--reports-dir", str(work / "fleet"),
                           "--parallel", str(parallel), "--no-html", *map(str, profiles), "--", *common],
                          work, work / "fleet.log")
         servers_cpu = sum(_cpu_of(p.pid) for p, _ in servers) - servers_before

@@ -1,6 +1,6 @@
 """Peak memory of a run against a target whose list answer is a 2 GB body.
 
-The suite runs in a child process (`python -m conformance.cli`, the list tests: `-k list`) against the
+The suite runs in a child process (`python -m conformance`, the list tests: `-k list`) against the
 project's hostile test server (tests/hostile.py), which answers its first request (the preflight) with an
 empty list and every later one with a 2 GB JSON list. The child's peak resident set size is read from
 the kernel when it ends (`wait4`). With the body size cap the figure stays near that of a normal run;
@@ -37,7 +37,7 @@ def one_run(workdir: Path, body_bytes: int, code_root: Path = ROOT) -> dict[str,
     env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(code_root), env.get("PYTHONPATH"))))
     env["CALLS_API_TOKEN"] = TOKEN
     with Hostile("endless", good_first=1, body_bytes=body_bytes) as target:
-        command = [sys.executable, "-m", "conformance.cli", "--base-url", target.base_url, "--account-sid", ACCOUNT,
+        command = [sys.executable, "-m", "conformance", "--base-url", target.base_url, "--account-sid", ACCOUNT,
                    "--reports-dir", str(reports), "--no-html", "--request-timeout", "60", "-k", "list"]
         started = time.perf_counter()
         child = subprocess.Popen(command, cwd=reports, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

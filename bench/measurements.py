@@ -117,7 +117,7 @@ def window(bench: Bench, runs: int) -> dict[str, Runs]:
 
 def plain_schemathesis(bench: Bench) -> dict[str, Any]:
     """One `st run` with the suite's examples, checks, phases and modes, against a fresh counted server."""
-    from conformance.properties import CHECKS
+    from conformance.runner.property_tests import CHECKS
     from conformance.reference.settings import ReferenceSettings
     from server_counter import start_counting_reference
 
@@ -180,7 +180,7 @@ def profile(bench: Bench) -> dict[str, Any]:
     where = bench.run_dir("profile")
     session = where / "run.pyisession"
     command = [sys.executable, "-m", "pyinstrument", "-r", "pyisession", "-o", str(session),
-               "-m", "conformance.cli", "--no-html", "--reports-dir", str(where / "reports")]
+               "-m", "conformance", "--no-html", "--reports-dir", str(where / "reports")]
     load_before = load_average()
     times = timed_process(command, bench.environment(), bench.home, where / "output.txt")
     wall, code = times.wall, times.exit_code

@@ -58,7 +58,7 @@ def child_environment(code_root: Path, extra: dict[str, str] | None = None) -> d
 
 def suite_command() -> list[str]:
     """`calls-conformance`, as the module it runs (so that it works without installing the package)."""
-    return [sys.executable, "-m", "conformance.cli"]
+    return [sys.executable, "-m", "conformance"]
 
 
 def schemathesis_command() -> list[str]:

@@ -139,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     version = code_version()
     code_root = snapshot_code(workdir / "code")
     sys.path[:0] = [str(code_root), str(BENCH_DIR)]
-    from conformance.config import OPTIONS_BY_DEST
+    from conformance.deployment.config import OPTIONS_BY_DEST
 
     runs = 1 if args.quick else args.runs
     examples = args.examples or (5 if args.quick else int(OPTIONS_BY_DEST["examples"].default))

@@ -50,7 +50,7 @@ def suite_requirements(tmp_path_factory: pytest.TempPathFactory) -> dict[str, li
     """Node id -> requirement ids, for every test of the conformance suite, as pytest collects them."""
     work = tmp_path_factory.mktemp("suite-collection")
     out = work / "items.json"
-    args = [sys.executable, "-c", _COLLECT, str(out), "-p", "conformance.plugin", "-p", "no:cacheprovider",
+    args = [sys.executable, "-c", _COLLECT, str(out), "-p", "conformance.runner.plugin", "-p", "no:cacheprovider",
             "-c", str(SUITE / "conformance.ini"), "--rootdir", str(ROOT),
             "--collect-only", "-q", "-m", "not window", "--reports-dir", str(work / "reports"), str(SUITE)]
     done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)

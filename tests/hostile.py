@@ -15,7 +15,6 @@ import socket
 import socketserver
 import struct
 import threading
-import time
 from typing import Any
 
 ACCOUNT = "6a0f1c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b"

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance import baseline
+from conformance.judgement import baseline
+from conformance.reports.terminal import baseline_lines
 from gate_helpers import TEST, make_verdict
 
 OTHER_TEST = "conformance/suite/test_bad_input.py::test_delete_of_an_unknown_call_answers_404"
@@ -27,7 +28,7 @@ def test_a_newly_failing_must_is_a_regression_and_fails_the_gate(tmp_path):
     result = compared(make_verdict(), make_verdict({"CALLS-DELETE-204": [("CF101", TEST)]}), tmp_path)
     assert change_of(result, "CALLS-DELETE-204") == "newly failing"
     assert result["baseline"]["regressions"] == ["CALLS-DELETE-204"] and result["exit_code"] == 1
-    assert any(line.strip().startswith("REGRESSION") for line in baseline.summary_lines(result))
+    assert any(line.strip().startswith("REGRESSION") for line in baseline_lines(result))
 
 
 def test_a_still_failing_requirement_passes_the_regressions_gate(tmp_path):
@@ -90,7 +91,7 @@ def test_a_baseline_of_another_version_is_explained_and_its_extra_requirements_a
     assert any(m.startswith("spec_version") for m in info["mismatches"])
     assert info["added_requirements"] == ["CALLS-METHOD-UNSUPPORTED"] and info["removed_requirements"] == ["CALLS-OLD-THING"]
     assert info["regressions"] == [] and result["exit_code"] == 0
-    text = "\n".join(baseline.summary_lines(result))
+    text = "\n".join(baseline_lines(result))
     assert "added      CALLS-METHOD-UNSUPPORTED" in text and "removed    CALLS-OLD-THING" in text
 
 
@@ -112,7 +113,7 @@ def test_an_unreadable_baseline_is_one_line(tmp_path, content, message):
 
 
 def test_the_baseline_shows_on_the_requirement_page(tmp_path):
-    from conformance.report import requirements_page
+    from conformance.reports.requirements_page import requirements_page
 
     result = compared(make_verdict(), make_verdict({"CALLS-DELETE-204": [("CF101", TEST)]}), tmp_path)
     page = requirements_page(result)
@@ -120,7 +121,7 @@ def test_the_baseline_shows_on_the_requirement_page(tmp_path):
 
 
 def test_the_regressions_gate_needs_a_baseline_and_a_known_gate_value():
-    from conformance.config import ConfigError, resolve
+    from conformance.deployment.config import ConfigError, resolve
 
     with pytest.raises(ConfigError, match="--gate regressions needs --baseline"):
         resolve({"gate": "regressions"}, environ={})

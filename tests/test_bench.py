@@ -178,7 +178,7 @@ def _frame(function: str, path: str, time: float, *children) -> SimpleNamespace:
 
 def test_profile_breakdown_puts_time_in_phase_and_kind() -> None:
     functions = {"test_create": "test_properties.py", "life": "test_lifecycle.py"}
-    root = _frame("main", "/x/conformance/cli.py", 10.0,
+    root = _frame("main", "/x/conformance/runner/cli.py", 10.0,
                   _frame("_prepareconfig", "/v/_pytest/config/__init__.py", 2.0,
                          _frame("_find_and_load", "<frozen importlib._bootstrap>", 2.0)),
                   _frame("pytest_collection", "/v/_pytest/main.py", 3.0,

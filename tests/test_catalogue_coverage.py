@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.catalogue import load_catalogue
-from conformance.catalogue import tests_by_requirement as declarations_by_requirement
+from conformance.contract.catalogue import load_catalogue
+from conformance.contract.catalogue import tests_by_requirement as declarations_by_requirement
 
 FAIL_ON_UNCOVERED = True
 

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conformance.checks import (
+from conformance.judgement.checks import (
     RequirementViolation,
     expect_call_list,
     expect_rejected,
@@ -70,7 +70,7 @@ def test_a_server_error_on_malformed_input_is_a_server_error_too():
 
 
 def test_a_call_listed_with_a_malformed_property_is_still_listed():
-    from conformance.checks import sids_of
+    from conformance.evidence.observed import sids_of
     bad = {k: v for k, v in CALL.items() if k != "to"}
     with judgement() as found:
         listed = expect_call_list(response(body=[bad]), "list")
@@ -79,8 +79,8 @@ def test_a_call_listed_with_a_malformed_property_is_still_listed():
 
 
 def test_a_violation_with_evidence_shows_every_contradicting_exchange() -> None:
-    from conformance.checks import RequirementViolation
-    from conformance.client import Exchange
+    from conformance.judgement.checks import RequirementViolation
+    from conformance.deployment.exchange import Exchange
 
     first = Exchange("GET", "http://t/v1/Accounts/a/Calls", {}, None, status=200, response_body="[]")
     second = Exchange("GET", "http://t/v1/Accounts/a/Calls/b", {}, None, status=200, response_body="{}")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.properties import INVALID_DIALS_EXTERNAL
+from conformance.runner.safe_creates import INVALID_DIALS_EXTERNAL
 from conformance.reference import ReferenceSettings, start_reference
 from conformance.reference.testing import record_stored_calls
 
@@ -24,7 +24,7 @@ def test_calls_a_server_made_of_refused_creates_are_deleted_by_their_run_tag(tmp
     with start_reference(settings) as server:
         account = server.accounts[0]
         stored = record_stored_calls(server.app.state.store)
-        command = [sys.executable, "-m", "conformance.cli", "--base-url", server.base_url,
+        command = [sys.executable, "-m", "conformance", "--base-url", server.base_url,
                    "--account-sid", account.sid, "--allow-create", "--from-number", "+15005550006",
                    "--to-number", "+15005550001", "--examples", "1", "--no-html", "--reports-dir", str(tmp_path),
                    "-k", "test_create_call_refuses_what_the_contract_forbids"]
@@ -50,7 +50,7 @@ def test_calls_the_run_made_in_the_second_account_are_deleted_there(tmp_path: Pa
     with start_reference(settings) as server:
         main, other = server.accounts[0], server.accounts[1]
         stored = record_stored_calls(server.app.state.store)
-        command = [sys.executable, "-m", "conformance.cli", "--base-url", server.base_url,
+        command = [sys.executable, "-m", "conformance", "--base-url", server.base_url,
                    "--account-sid", main.sid, "--other-account-sid", other.sid, "--allow-create",
                    "--from-number", "+15005550006", "--to-number", "+15005550001", "--no-html",
                    "--reports-dir", str(tmp_path), "-k", selection]

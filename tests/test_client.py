@@ -3,11 +3,19 @@
 import http.server
 import socket
 import threading
+import time
 
 import pytest
 import requests
 
-from conformance.client import REDACT, ApiClient, ExchangeLog, RateLimited, RateLimiter, TargetSession, TargetUnavailable
+from conformance.deployment.api import MAX_JSON_DEPTH, ApiClient, BodyUnusable, loads_bounded
+from conformance.deployment.exchange import MAX_BODY_CHARS, ExchangeLog
+from conformance.deployment.failures import RateLimited, TargetFailed, TargetUnavailable
+from conformance.deployment.guard import Breaker
+from conformance.deployment.pacing import RateLimiter
+from conformance.deployment.redaction import REDACT, REDACTED, Redactor
+from conformance.deployment.transport import KEPT_OVER_CAP, TargetSession
+from hostile import Hostile
 
 TOKEN = "secret-token-5b7e1c0a-93d4"
 
@@ -101,18 +109,6 @@ def test_rate_limiter_spaces_requests():
 
 
 # --- hostile answers: bounded exchanges, one failure class, redaction that cannot be cut -------------
-
-import json  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hostile import Hostile  # noqa: E402
-
-from conformance.client import (  # noqa: E402
-    KEPT_OVER_CAP, MAX_BODY_CHARS, MAX_JSON_DEPTH, REDACTED, BodyUnusable, Breaker, Redactor, Response, TargetFailed, loads_bounded,
-)
 
 
 def hostile_client(target, *, timeout=1.0, budget=None, max_body_bytes=1024 * 1024, on_wait=None):
@@ -258,7 +254,7 @@ def test_credential_headers_are_redacted_by_name(server):
 
 
 def test_a_long_transport_reason_is_cut_at_a_word_with_its_brackets_closed():
-    from conformance.client import cut_words
+    from conformance.deployment.redaction import cut_words
 
     text = "TLS failure (" + " ".join(["word"] * 80) + ")"
     cut = cut_words(text, 100)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conformance.config import EMBEDDED_WINDOW, OPTIONS, ConfigError, resolve
+from conformance.deployment.config import EMBEDDED_WINDOW, OPTIONS, ConfigError, resolve
 
 SID = "5f8e8f60-4771-44cb-92a6-94ea66df0450"
 TOKEN = "tok-1cf2f4f4-64c4-4249-9a3e-5bb4cb597c2a"
@@ -106,7 +106,7 @@ def test_the_other_application_sid_must_be_a_uuid():
 
 
 def test_ways_to_give_name_every_option_variable_and_profile_key():
-    from conformance.config import ways_to_give
+    from conformance.deployment.config import ways_to_give
     text = ways_to_give("other-account-sid", ("other-token", "other-token-file"))
     assert text == ("pass --other-account-sid and --other-token or --other-token-file (env CALLS_API_OTHER_ACCOUNT_SID "
                     "and CALLS_API_OTHER_TOKEN or CALLS_API_OTHER_TOKEN_FILE; profile keys other-account-sid and "

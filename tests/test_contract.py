@@ -24,8 +24,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from conformance.catalogue import CATALOGUE_PATH, LEVELS, SOURCE_KINDS, load_catalogue
-from conformance.spec import load_spec, spec_path
+from conformance.contract.catalogue import CATALOGUE_PATH, LEVELS, SOURCE_KINDS, load_catalogue
+from conformance.contract.openapi import load_spec, spec_path
 
 ROOT = Path(__file__).resolve().parent.parent
 DECISIONS = ROOT / "docs" / "spec-decisions.md"

@@ -26,11 +26,12 @@ import pytest
 import yaml
 
 from conformance import __version__
-from conformance.catalogue import LEVELS, load_catalogue
-from conformance.cli import EXIT_CODES_HELP, build_parser
-from conformance.fleet import fleet_parser, merge_parser
-from conformance.config import OPTIONS, resolve
-from conformance import verdict as verdict_module
+from conformance.contract.catalogue import LEVELS, load_catalogue
+from conformance.runner.cli import EXIT_CODES_HELP, build_parser
+from conformance.runner.fleet import fleet_parser, merge_parser
+from conformance.deployment.config import OPTIONS, resolve
+from conformance.judgement import verdict as verdict_module
+from conformance.judgement.ledger import Failure, Ledger
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -151,11 +152,11 @@ def test_readme_documents_every_exit_code() -> None:
 
 
 def test_readme_documents_every_field_of_verdict_json() -> None:
-    ledger = verdict_module.Ledger()
+    ledger = Ledger()
     result = verdict_module.build_verdict(ledger, strict=False, accept_incomplete=False, target={},
                                           spec_version="0", started=time.time(), stats={})
     fields = set(result) | {"run_error"} | set(result["requirements"][0]) | set(result["counts"])
-    fields |= set(verdict_module.Failure("test", "CF101", "message").as_dict())
+    fields |= set(Failure("test", "CF101", "message").as_dict())
     fields |= set(resolve({}, environ={}).public_summary())  # the `target` object
     text = _readme()
     missing = sorted(f for f in fields if f"`{f}`" not in text)
@@ -327,7 +328,7 @@ def test_changelog_latest_version_is_the_package_version() -> None:
 
 def test_console_command_prints_the_version() -> None:
     script = Path(sys.executable).with_name("calls-conformance")
-    command = [str(script)] if script.is_file() else [sys.executable, "-m", "conformance.cli"]
+    command = [str(script)] if script.is_file() else [sys.executable, "-m", "conformance"]
     done = subprocess.run([*command, "--version"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"calls-conformance {__version__}"

@@ -45,7 +45,7 @@ def profiles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Pat
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLS_API_")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH"))))
-    return subprocess.run([sys.executable, "-m", "conformance.cli", *args], cwd=cwd, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "conformance", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=600)
 
 

@@ -12,9 +12,10 @@ import pytest
 import schemathesis
 from schemathesis.generation import GenerationMode
 
-from conformance import properties, spec
-from conformance.checks import TARGET_ADDRESS
-from conformance.config import resolve
+from conformance.contract import openapi
+from conformance.contract.calls import TARGET_ADDRESS
+from conformance.runner import safe_creates
+from conformance.deployment.config import resolve
 
 APP = "0d27aee6-d1e6-4707-bdde-1cc20b50ca88"
 FROM, TO = "+15005550006", "+15005550001"
@@ -24,7 +25,7 @@ TO_DIGITS = int(TO.lstrip("+"))
 
 
 def _create_operation() -> Any:
-    schema = schemathesis.openapi.from_dict(copy.deepcopy(spec.load_spec()))
+    schema = schemathesis.openapi.from_dict(copy.deepcopy(openapi.load_spec()))
     return schema["/Accounts/{account_sid}/Calls"]["POST"]
 
 
@@ -44,24 +45,24 @@ def assert_names_nothing_unconfigured(safe: dict[str, Any]) -> None:
                     if field in ADDRESSES:
                         assert part in (TO, TO_DIGITS, "", None) or isinstance(part, bool), (field, part)
                     elif field != "type":
-                        assert properties._inert(part) or part == "", (field, part)
+                        assert safe_creates._inert(part) or part == "", (field, part)
             else:
-                assert value == TO or properties._inert(value), value
+                assert value == TO or safe_creates._inert(value), value
         elif key == "application_sid":
-            assert value == APP or not (isinstance(value, str) and properties.UUID.match(value)), value
-        elif key not in properties.INERT_CREATE_FIELDS:
+            assert value == APP or not (isinstance(value, str) and safe_creates.UUID.match(value)), value
+        elif key not in safe_creates.INERT_CREATE_FIELDS:
             # webhooks, fromHost, SIP headers, AMD settings, unknown fields: nothing a server could contact
-            assert properties._inert(value), (key, value)
+            assert safe_creates._inert(value), (key, value)
 
 
 @hypothesis.settings(max_examples=300, derandomize=True, database=None, deadline=None,
                      suppress_health_check=list(hypothesis.HealthCheck))
 @hypothesis.given(body=invalid_bodies(), may_dial=hypothesis.strategies.booleans())
 def test_an_invalid_create_names_no_number_address_or_url_but_the_configured_ones(body, may_dial):
-    safe = properties.safe_invalid_create(body, CONFIGURED, may_dial)
+    safe = safe_creates.safe_invalid_create(body, CONFIGURED, may_dial)
     assert_names_nothing_unconfigured(safe)
     if not may_dial:
-        assert not properties._names_a_destination(safe)
+        assert not safe_creates._names_a_destination(safe)
 
 
 @pytest.mark.parametrize("body", [
@@ -81,23 +82,23 @@ def test_an_invalid_create_names_no_number_address_or_url_but_the_configured_one
         "unknown-type", "no-type", "empty-sip-uri", "mistyped-trunk", "mistyped-webhook", "malformed-application-sid",
         "no-from"])
 def test_what_makes_a_body_invalid_is_kept_and_only_configured_numbers_are_named(body):
-    assert spec.schema_errors(body, "CreateCallRequest")
-    safe = properties.safe_invalid_create(body, CONFIGURED, may_dial=True)
-    assert spec.schema_errors(safe, "CreateCallRequest"), safe
+    assert openapi.schema_errors(body, "CreateCallRequest")
+    safe = safe_creates.safe_invalid_create(body, CONFIGURED, may_dial=True)
+    assert openapi.schema_errors(safe, "CreateCallRequest"), safe
     assert "+15551230000" not in repr(safe) and "15551230000" not in repr(safe)
 
 
 @pytest.mark.parametrize("hook", ["HTTP://hooks.example.net/call", {"url": "https://hooks.example.net", "method": "PUT"}])
 def test_an_invalid_webhook_that_could_be_fetched_becomes_an_inert_invalid_value(hook):
-    safe = properties.safe_invalid_create({"from": FROM, "to": CONFIGURED["to"], "call_hook": hook}, CONFIGURED, True)
+    safe = safe_creates.safe_invalid_create({"from": FROM, "to": CONFIGURED["to"], "call_hook": hook}, CONFIGURED, True)
     assert safe["call_hook"] is False
-    assert spec.schema_errors(safe, "CreateCallRequest")
+    assert openapi.schema_errors(safe, "CreateCallRequest")
 
 
 def test_a_valid_webhook_in_an_invalid_body_is_left_out():
     body = {"from": "", "to": CONFIGURED["to"], "call_hook": "https://hooks.example.net/call",
             "to_headers": {"X-Where": "sip:elsewhere.example.net"}}
-    safe = properties.safe_invalid_create(body, CONFIGURED, True)
+    safe = safe_creates.safe_invalid_create(body, CONFIGURED, True)
     assert "call_hook" not in safe and "to_headers" not in safe
 
 
@@ -105,20 +106,20 @@ def test_a_valid_webhook_in_an_invalid_body_is_left_out():
                      suppress_health_check=list(hypothesis.HealthCheck))
 @hypothesis.given(body=invalid_bodies())
 def test_an_invalid_body_stays_invalid_once_made_safe(body):
-    hypothesis.assume(spec.schema_errors(body, "CreateCallRequest"))
-    assert spec.schema_errors(properties.safe_invalid_create(body, CONFIGURED, may_dial=True), "CreateCallRequest")
+    hypothesis.assume(openapi.schema_errors(body, "CreateCallRequest"))
+    assert openapi.schema_errors(safe_creates.safe_invalid_create(body, CONFIGURED, may_dial=True), "CreateCallRequest")
 
 
 # --- prepare_case: which body is sent, and what it costs ---------------------------------------------
 
 
 def _run(embedded: bool = False, allow_create: bool = True):
-    from conformance.plugin import CallBudget
+    from conformance.runner.budget import CallBudget
 
     values = {} if embedded else {"base_url": "https://api.example.net/v1", "account_sid": APP, "token": "t" * 20,
                                   "allow_create": allow_create, "from_number": FROM, "to_number": TO}
     run = SimpleNamespace(config=resolve(values, environ={}))
-    run.budget = CallBudget(run)
+    run.budget = CallBudget(run.config, None)  # the generated creates are sent by Schemathesis
     return run
 
 
@@ -135,7 +136,7 @@ def test_a_request_invalid_only_in_its_path_carries_the_configured_payload_witho
     run = _run()
     case = _create_case({"from": "+15551230000", "to": {"type": "sip", "sipUri": "sip:x@example.net"}},
                         GenerationMode.NEGATIVE, body_is_invalid=False)
-    properties.prepare_case(case, run)
+    safe_creates.prepare_case(case, run)
     assert "to" not in case.body and case.body["from"] == FROM
     assert case.path_parameters["account_sid"] == "not-a-uuid"  # the invalid part, kept
     assert run.budget.attempts == 0 and run.budget.spent("invalid-dial") == 0
@@ -144,7 +145,7 @@ def test_a_request_invalid_only_in_its_path_carries_the_configured_payload_witho
 def test_a_request_invalid_in_its_body_goes_to_the_configured_account():
     run = _run()
     case = _create_case({"from": "", "to": CONFIGURED["to"]}, GenerationMode.NEGATIVE, body_is_invalid=True)
-    properties.prepare_case(case, run)
+    safe_creates.prepare_case(case, run)
     assert case.path_parameters["account_sid"] == run.config.account_sid
     assert case.body["from"] == "" and case.body["to"] == CONFIGURED["to"]
 
@@ -153,18 +154,18 @@ def test_once_the_generated_calls_are_spent_invalid_requests_name_no_destination
     run = _run()
     run.budget.count("property")  # the one call the property tests may spend on an external target
     case = _create_case({"from": "+15551230000", "to": "+15551230000"}, GenerationMode.NEGATIVE, body_is_invalid=True)
-    properties.prepare_case(case, run)
+    safe_creates.prepare_case(case, run)
     assert "to" not in case.body
     elsewhere = _create_case(dict(CONFIGURED), GenerationMode.NEGATIVE, body_is_invalid=False)
-    properties.prepare_case(elsewhere, run)
+    safe_creates.prepare_case(elsewhere, run)
     assert "to" not in elsewhere.body
 
 
 def test_without_allow_create_no_generated_request_names_a_destination():
     run = _run(allow_create=False)
     case = _create_case({"from": FROM, "to": {"type": "phone", "number": 5}}, GenerationMode.NEGATIVE, body_is_invalid=True)
-    properties.prepare_case(case, run)
-    assert not properties._names_a_destination(case.body)
+    safe_creates.prepare_case(case, run)
+    assert not safe_creates._names_a_destination(case.body)
 
 
 def test_an_accepted_invalid_create_is_taken_from_the_budget():
@@ -172,34 +173,34 @@ def test_an_accepted_invalid_create_is_taken_from_the_budget():
     run.budget.remember = lambda sid, body: None
     case = _create_case({"from": FROM}, GenerationMode.NEGATIVE, body_is_invalid=True)
     accepted = SimpleNamespace(status_code=201, json=lambda: {"sid": APP})
-    properties.remember_created(case, accepted, run, "property")
+    safe_creates.remember_created(case, accepted, run, "property")
     assert run.budget.spent("property") == 1
-    assert not properties.generated_calls_allowed(run, "property")
+    assert not safe_creates.generated_calls_allowed(run, "property")
 
 
 def test_an_invalid_create_carries_the_run_tag_unless_its_tag_is_the_invalid_part():
-    tagged = properties.safe_invalid_create({"from": "", "to": CONFIGURED["to"], "tag": {"team": "qa"}}, CONFIGURED, True)
+    tagged = safe_creates.safe_invalid_create({"from": "", "to": CONFIGURED["to"], "tag": {"team": "qa"}}, CONFIGURED, True)
     assert tagged["tag"] == {"team": "qa", "conformance_run": "r"}
-    untagged = properties.safe_invalid_create({"from": FROM, "to": CONFIGURED["to"], "tag": 5}, CONFIGURED, True)
+    untagged = safe_creates.safe_invalid_create({"from": FROM, "to": CONFIGURED["to"], "tag": 5}, CONFIGURED, True)
     assert untagged["tag"] == 5
 
 
 def test_an_external_run_sends_a_bounded_number_of_invalid_creates_naming_the_destination():
     run = _run()
     sent = []
-    for _ in range(properties.INVALID_DIALS_EXTERNAL + 5):
+    for _ in range(safe_creates.INVALID_DIALS_EXTERNAL + 5):
         case = _create_case({"from": FROM, "to": CONFIGURED["to"], "timeout": "soon"}, GenerationMode.NEGATIVE,
                             body_is_invalid=True)
-        properties.prepare_case(case, run)
-        sent.append(properties._names_a_destination(case.body))
-    assert sent == [True] * properties.INVALID_DIALS_EXTERNAL + [False] * 5
+        safe_creates.prepare_case(case, run)
+        sent.append(safe_creates._names_a_destination(case.body))
+    assert sent == [True] * safe_creates.INVALID_DIALS_EXTERNAL + [False] * 5
     assert run.budget.attempts == 0  # none was accepted: none is taken from the call budget
 
 
 def test_the_embedded_reference_gets_every_invalid_create_with_its_destination():
     run = _run(embedded=True)
-    for _ in range(properties.INVALID_DIALS_EXTERNAL + 5):
+    for _ in range(safe_creates.INVALID_DIALS_EXTERNAL + 5):
         case = _create_case({"from": FROM, "to": CONFIGURED["to"], "timeout": "soon"}, GenerationMode.NEGATIVE,
                             body_is_invalid=True)
-        properties.prepare_case(case, run)
-        assert properties._names_a_destination(case.body)
+        safe_creates.prepare_case(case, run)
+        assert safe_creates._names_a_destination(case.body)

@@ -1,7 +1,7 @@
 """Hostile and failing targets: every run ends in bounded time, with one clear answer, a verdict.json
 that says why, and no token anywhere.
 
-Each case points the suite (`python -m conformance.cli`, in a child process) at a `Hostile` server
+Each case points the suite (`python -m conformance`, in a child process) at a `Hostile` server
 (tests/hostile.py) that is bad from the start, or turns bad after answering its first request (the
 preflight) well; good answers come from a reference server behind it where the run needs real ones.
 The runs of the selected cases are started together, a few at a time, when the first case asks.
@@ -96,7 +96,7 @@ def _run_case(name: str, work: Path) -> Outcome:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CALLS_API_")}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH"))))
         env["CALLS_API_TOKEN"] = TOKEN
-        command = [sys.executable, "-m", "conformance.cli", "--base-url", target.base_url, "--account-sid", ACCOUNT,
+        command = [sys.executable, "-m", "conformance", "--base-url", target.base_url, "--account-sid", ACCOUNT,
                    "--reports-dir", str(reports), "--no-html", "--request-timeout", "1", "--run-budget", str(BUDGET),
                    "--examples", "3", "--window", "4", "-m", "not slow"]
         if case.upstream:
@@ -303,7 +303,7 @@ def test_the_run_budget_also_ends_a_wait_for_the_retention_window(tmp_path: Path
     created is deleted."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLS_API_")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH"))))
-    done = subprocess.run([sys.executable, "-m", "conformance.cli", "--reports-dir", str(tmp_path), "--no-html",
+    done = subprocess.run([sys.executable, "-m", "conformance", "--reports-dir", str(tmp_path), "--no-html",
                            "-m", "window", "--window", "60", "--run-budget", "15"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     verdict = json.loads((tmp_path / "verdict.json").read_text(encoding="utf-8"))

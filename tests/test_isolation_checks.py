@@ -6,9 +6,12 @@ import time
 
 import pytest
 
-from conformance.checks import RequirementViolation
-from conformance.client import ApiClient, ExchangeLog, RateLimiter, TargetSession
-from conformance.history import History
+from conformance.judgement.checks import RequirementViolation
+from conformance.deployment.api import ApiClient
+from conformance.deployment.exchange import ExchangeLog
+from conformance.deployment.pacing import RateLimiter
+from conformance.deployment.transport import TargetSession
+from conformance.evidence.history import History
 from conformance.reference import ReferenceSettings, start_reference
 from conformance.suite.test_isolation import Side, _require_call, _still_there
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance import matrix
+from conformance.reports import matrix
 from gate_helpers import TEST, make_verdict
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conformance import matrix
+from conformance.reports import matrix
 from gate_helpers import TEST, make_verdict
 
 pytestmark = pytest.mark.browser

@@ -1,6 +1,6 @@
 """No API token ever reaches a report file or the terminal.
 
-Two runs of the suite (`python -m conformance.cli`) against a reference server whose accounts have
+Two runs of the suite (`python -m conformance`) against a reference server whose accounts have
 recognizable tokens: a run with failures (isolation broken, so failing exchanges carry the second
 account's token) and a run whose token is wrong (the preflight path). Every file under each reports
 directory, and everything the runs printed, is searched for the tokens, as text and base64-encoded
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance import report
+from conformance.reports import allure_html
 from conformance.reference.faults import FAULTS
 from conformance.reference.server import start_reference
 from conformance.reference.settings import Account, ReferenceSettings
@@ -62,7 +62,7 @@ def _run(reports: Path, server, *options: str, token: str | None = None) -> subp
     env.update(CALLS_API_OTHER_TOKEN=other.token)
     if token is None:
         env["CALLS_API_TOKEN"] = main.token
-    command = [sys.executable, "-m", "conformance.cli", "--reports-dir", str(reports), "--base-url", server.base_url,
+    command = [sys.executable, "-m", "conformance", "--reports-dir", str(reports), "--base-url", server.base_url,
                "--account-sid", main.sid, "--other-account-sid", other.sid, "--allow-create",
                "--from-number", "+15005550006", "--to-number", "+15005550001", "--window", "4",
                "--examples", "5", "-m", "not slow", *options]
@@ -81,7 +81,7 @@ def server():
 def test_a_failing_run_writes_no_token(server, tmp_path: Path) -> None:
     done = _run(tmp_path, server, "-v")
     expected = ["verdict.json", "junit.xml", "requirements.html", "allure-results/environment.properties"]
-    if report.find_allure():
+    if allure_html.find_allure():
         expected += ["allure-report/index.html", "allure-report-single/index.html"]
     for name in expected:
         assert (tmp_path / name).is_file(), f"{name}\n{done.stdout[-3000:]}\n{done.stderr[-2000:]}"
@@ -89,7 +89,7 @@ def test_a_failing_run_writes_no_token(server, tmp_path: Path) -> None:
     assert verdict["counts"]["failed"] >= 1, done.stdout[-3000:]  # failures, with their exchanges, were written
     sid = server.accounts[0].sid
     assert "verdict.json" in _files_containing(tmp_path, sid)  # the search reads what was written
-    if report.find_allure():
+    if allure_html.find_allure():
         assert "allure-report-single/index.html" in _files_containing(tmp_path, sid)  # and sees through base64
     for account in server.accounts:
         assert _files_containing(tmp_path, account.token) == []

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from conformance import model as models
-from conformance import oracle
-from conformance.client import Exchange
-from conformance.history import History, Record, operation_of
+from conformance.evidence import call_model as models
+from conformance.judgement import oracle
+from conformance.deployment.exchange import Exchange
+from conformance.evidence.history import History, Record, operation_of
 
 ACCOUNT = "8314ce10-d397-4c60-a623-2995d177816a"
 OTHER = "2a59ac63-45c8-479d-b24c-621c7ac4ea10"
@@ -182,7 +182,7 @@ def test_a_deleted_call_still_there_at_once_is_left_to_the_delete_requirement() 
 
 
 def test_history_stops_decoding_bodies_when_its_budget_is_spent(monkeypatch) -> None:
-    import conformance.history as history_module
+    import conformance.evidence.history as history_module
 
     monkeypatch.setattr(history_module, "MAX_DECODED_BYTES", 10)
     history = History()
@@ -197,7 +197,10 @@ def test_a_session_records_a_failed_exchange_with_no_status() -> None:
     import pytest
     import requests
 
-    from conformance.client import ExchangeLog, RateLimiter, TargetSession, TargetUnavailable
+    from conformance.deployment.exchange import ExchangeLog
+    from conformance.deployment.failures import TargetUnavailable
+    from conformance.deployment.pacing import RateLimiter
+    from conformance.deployment.transport import TargetSession
 
     history = History()
     session = TargetSession(timeout=2, verify=True, limiter=RateLimiter(0), log=ExchangeLog(), token_envs={},
@@ -243,7 +246,7 @@ def test_settled_does_not_wait_for_exchanges_sent_after_or_abandoned() -> None:
 
 
 def test_accepted_deletes_are_those_of_other_calls_of_the_account_completed_after_the_moment() -> None:
-    from conformance.history import accepted_deletes
+    from conformance.evidence.history import accepted_deletes
 
     runner = Runner()
     other_sid = "9a8b7c6d-0000-4000-8000-000000000001"
@@ -257,7 +260,7 @@ def test_accepted_deletes_are_those_of_other_calls_of_the_account_completed_afte
 
 
 def test_created_sids_are_those_accepted_creates_answered_with() -> None:
-    from conformance.history import created_sids
+    from conformance.evidence.history import created_sids
 
     runner = Runner()
     runner.add("POST", f"/Accounts/{ACCOUNT}/Calls", 201, {"sid": SID})

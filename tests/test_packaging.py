@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from conformance import __version__
-from conformance.config import OPTIONS
+from conformance.deployment.config import OPTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTALL_TIMEOUT = 900
@@ -30,7 +30,7 @@ RUN_TIMEOUT = 600
 # Files a run needs from the wheel, relative to site-packages.
 REQUIRED_FILES = (
     "conformance/openapi.yaml",
-    "conformance/catalogue.yaml",
+    "conformance/contract/catalogue.yaml",
     "conformance/suite/conformance.ini",
     "conformance/suite/test_lifecycle.py",
     "conformance/reference/__main__.py",

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import requests
 
-from conformance import spec
+from conformance.contract import openapi
 from conformance.reference import (
     ACCOUNT_A, ACCOUNT_B, FAST_TIMINGS, FakeClock, ReferenceSettings, Timings, create_app, start_reference,
 )
@@ -42,7 +42,7 @@ def client() -> Any:
 
 
 def assert_valid(instance: Any, component: str) -> None:
-    errors = spec.schema_errors(instance, component)
+    errors = openapi.schema_errors(instance, component)
     assert not errors, f"{component}: {errors}"
 
 

@@ -22,13 +22,13 @@ from typing import Any
 import pytest
 import yaml
 
-from conformance import spec
+from conformance.contract import openapi
 from conformance.reference import ACCOUNT_A, ACCOUNT_B, FAULTS, VARIANTS, ReferenceSettings
 from conformance.reference.faults import FOREIGN_ACCOUNT_SID
 from conformance.reference.testing import ReferenceClient, call_body, random_sid
 
 ROOT = Path(__file__).resolve().parent.parent
-CATALOGUE = yaml.safe_load((ROOT / "conformance" / "catalogue.yaml").read_text(encoding="utf-8"))["requirements"]
+CATALOGUE = yaml.safe_load((ROOT / "conformance" / "contract" / "catalogue.yaml").read_text(encoding="utf-8"))["requirements"]
 # A MAY requirement is never failed (its absence is allowed): no fault can break it, no probe judges it.
 TESTABLE = {r["id"] for r in CATALOGUE if r.get("testable", True) and r["level"] != "MAY"}
 # The suite's advice (ADVISORY): a conformant variant may well not follow it.
@@ -126,12 +126,12 @@ def all_call_objects(c: ReferenceClient, malformed: bool = False) -> list[dict[s
 
 
 def schema_errors_except_enums(call: Any) -> list[str]:
-    return [e for e in spec.schema_errors(call, "Call")
+    return [e for e in openapi.schema_errors(call, "Call")
             if not (e.startswith(("call_status:", "direction:")) and "is not one of" in e)]
 
 
 def documented_statuses(path: str, method: str) -> set[str]:
-    return set(spec.load_spec()["paths"][path][method]["responses"])
+    return set(openapi.load_spec()["paths"][path][method]["responses"])
 
 
 def contract_allows(keys: set[str], status: int) -> bool:
@@ -865,16 +865,16 @@ def test_each_variant_answers_schema_valid_bodies(name: str) -> None:
     c = ReferenceClient(variant=name)
     made = [create(c, to=to, tag={"n": i}) for i, to in enumerate(("+15005550001", "+15005550486", "+15005550487"))]
     created = c.create()
-    assert not spec.schema_errors(body_of(created), "CreateCallResponse")
+    assert not openapi.schema_errors(body_of(created), "CreateCallResponse")
     made.append(body_of(created)["sid"])
     for _ in range(40):
         response = c.list()
         assert response.headers["content-type"] == "application/json"
-        assert not spec.schema_errors(body_of(response), "CallList")
+        assert not openapi.schema_errors(body_of(response), "CallList")
         for sid in made:
             response = c.get(sid)
             assert response.status_code == 200 and response.headers["content-type"] == "application/json"
-            assert not spec.schema_errors(body_of(response), "Call")
+            assert not openapi.schema_errors(body_of(response), "Call")
         c.advance(0.25)
     assert c.unexpected_errors == 0
 

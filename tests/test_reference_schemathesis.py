@@ -6,7 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conformance import properties, spec
+from conformance.contract import openapi
+from conformance.runner import property_tests
 from conformance.reference.server import start_reference
 from conformance.reference.settings import ReferenceSettings
 
@@ -20,8 +21,8 @@ def test_plain_schemathesis_finds_no_violation_in_the_reference(tmp_path):
         # The account in the path is the token's own: random account sids would only meet 403s.
         config.write_text(f'[parameters]\n"path.account_sid" = "{account.sid}"\n')
         result = subprocess.run(
-            [st, "--config-file", str(config), "run", str(spec.spec_path()), "--url", reference.base_url,
-             "-H", f"Authorization: Bearer {account.token}", "--checks", ",".join(properties.CHECKS),
+            [st, "--config-file", str(config), "run", str(openapi.spec_path()), "--url", reference.base_url,
+             "-H", f"Authorization: Bearer {account.token}", "--checks", ",".join(property_tests.CHECKS),
              "--mode", "all", "--max-examples", "20", "--generation-deterministic", "--no-color"],
             cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-4000:]

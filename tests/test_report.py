@@ -1,4 +1,5 @@
-"""Unit tests of conformance/report.py: run files, categories, executor, labels and the HTML step."""
+"""Unit tests of conformance/reports: the Allure run files, categories, executor, labels, the HTML step and the
+requirement page."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from conformance import report
-from conformance.config import TargetConfig
+from conformance.reports import allure as report
+from conformance.reports import allure_html, requirements_page
+from conformance.deployment.config import TargetConfig
+from conformance.deployment.redaction import REDACT
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN, OTHER_TOKEN = "unit-token-5c2f0d8e9a71", "unit-token-other-41b7e06c"
@@ -39,52 +42,52 @@ VERDICT = {
 # Failures of each kind as allure-pytest writes them (message: the exception's type first; trace: the
 # pytest traceback), and the category each belongs to.
 def _single(message: str) -> tuple[str, str]:
-    return message, f"    def test_x():\n>       check()\nE       {message}\n\nconformance/checks.py:64: Error"
+    return message, f"    def test_x():\n>       check()\nE       {message}\n\nconformance/judgement/checks.py:64: Error"
 
 
 def _group(*violations: str) -> tuple[str, str]:
-    lines = "".join(f"    | conformance.checks.RequirementViolation: {v}\n    +----\n" for v in violations)
+    lines = "".join(f"    | conformance.judgement.checks.RequirementViolation: {v}\n    +----\n" for v in violations)
     return f"ExceptionGroup: {len(violations)} requirement violation(s) ({len(violations)} sub-exceptions)", \
         f"  + Exception Group Traceback (most recent call last):\n{lines}"
 
 
 SAMPLES = [
     ("Server error (5xx)", "failed",
-     *_single("conformance.checks.RequirementViolation: CALLS-NO-SERVER-ERROR [CF102] server error 500\n  observed: GET")),
+     *_single("conformance.judgement.checks.RequirementViolation: CALLS-NO-SERVER-ERROR [CF102] server error 500\n  observed: GET")),
     ("Server error (5xx)", "failed", *_group("CALLS-NO-SERVER-ERROR [ST101] GET /Accounts/{account_sid}/Calls: "
                                              "Server error", "CALLS-SID-FORMAT [ST102] Server error")),
     ("Authentication or account isolation", "failed", *_single(
-        "conformance.checks.RequirementViolation: CALLS-AUTH-REQUIRED [CF101] list with no token: answered 200")),
+        "conformance.judgement.checks.RequirementViolation: CALLS-AUTH-REQUIRED [CF101] list with no token: answered 200")),
     ("Authentication or account isolation", "failed", *_single(
-        "conformance.checks.RequirementViolation: CALLS-ISOLATION-READ [CF108] get with the other token: answered 200")),
+        "conformance.judgement.checks.RequirementViolation: CALLS-ISOLATION-READ [CF108] get with the other token: answered 200")),
     ("Authentication or account isolation", "failed", *_group("CALLS-AUTH-REQUIRED [ST401] API accepts requests "
                                                               "without authentication")),
     ("Timing or visibility", "failed", *_single(
-        "conformance.checks.RequirementViolation: CALLS-WINDOW-VISIBLE [CF110] the ended call was gone after 2.1 s")),
+        "conformance.judgement.checks.RequirementViolation: CALLS-WINDOW-VISIBLE [CF110] the ended call was gone after 2.1 s")),
     ("Timing or visibility", "failed", *_single(
-        "conformance.checks.RequirementViolation: CALLS-LIFECYCLE-MONOTONIC [CF111] went from completed to ringing")),
+        "conformance.judgement.checks.RequirementViolation: CALLS-LIFECYCLE-MONOTONIC [CF111] went from completed to ringing")),
     ("Contract violation", "failed", *_single(
-        "conformance.checks.RequirementViolation: CALLS-DELETE-204 [CF101] delete: answered 200, expected 204")),
+        "conformance.judgement.checks.RequirementViolation: CALLS-DELETE-204 [CF101] delete: answered 200, expected 204")),
     ("Contract violation", "failed", *_group("CALLS-CALL-SCHEMA [ST110] Response violates schema",
                                              "CALLS-CONTRACT-STATUS [ST103] Undocumented HTTP status code")),
     ("Target unreachable or rate-limiting", "broken", *_single(
-        "conformance.client.TargetUnavailable: cannot connect to https://api.example.net/v1: Connection refused")),
+        "conformance.deployment.failures.TargetUnavailable: cannot connect to https://api.example.net/v1: Connection refused")),
     ("Target unreachable or rate-limiting", "broken", *_single(
-        "conformance.client.RateLimited: GET /Accounts/x/Calls: still 429 Too Many Requests after 4 retries")),
+        "conformance.deployment.failures.RateLimited: GET /Accounts/x/Calls: still 429 Too Many Requests after 4 retries")),
     ("Target unreachable or rate-limiting", "skipped", *_single(
-        "conformance.client.TargetUnavailable: GET /v1/Accounts/x/Calls: the connection was reset (no answer)")),
+        "conformance.deployment.failures.TargetUnavailable: GET /v1/Accounts/x/Calls: the connection was reset (no answer)")),
     ("Target unreachable or rate-limiting", "skipped", *_single(
         "Skipped: TARGET FAILED: target stopped answering after 37 requests: 5 timeouts in a row")),
     ("WARN: SHOULD not met", "skipped", *_single(
         "XFAIL WARN SHOULD not met: CALLS-CREATE-201 [CF101] create: answered 200, expected 201\n\n"
-        "conformance.checks.RequirementViolation: CALLS-CREATE-201 [CF101] create: answered 200, expected 201")),
+        "conformance.judgement.checks.RequirementViolation: CALLS-CREATE-201 [CF101] create: answered 200, expected 201")),
     ("ADVICE: the suite's advice not followed", "skipped", *_single(
         "XFAIL ADVICE: CALLS-CREATE-REJECTS-MISTYPED [CF108] create with an invalid body (from over 256 characters): "
-        "answered 201, expected a 4xx refusal\n\nconformance.checks.RequirementViolation: CALLS-CREATE-REJECTS-MISTYPED "
+        "answered 201, expected a 4xx refusal\n\nconformance.judgement.checks.RequirementViolation: CALLS-CREATE-REJECTS-MISTYPED "
         "[CF108] create with an invalid body")),
     ("Waived deviation", "skipped", *_single(
         "WAIVED: deletes answer 200 (https://tracker.example.net/T-1)\n\n"
-        "conformance.checks.RequirementViolation: CALLS-DELETE-204 [CF101] delete: answered 200, expected 204")),
+        "conformance.judgement.checks.RequirementViolation: CALLS-DELETE-204 [CF101] delete: answered 200, expected 204")),
 ]
 
 
@@ -105,6 +108,14 @@ def _config(tmp_path: Path) -> TargetConfig:
                         other_token=OTHER_TOKEN, window=4.0, reports_dir=tmp_path)
 
 
+def _write_run_files(tmp_path: Path) -> None:
+    """What the end of a run writes: the requirement page, and the Allure run files when results exist."""
+    cfg = _config(tmp_path)
+    scrub = REDACT.with_secrets(*cfg.secrets)
+    requirements_page.write(tmp_path, VERDICT, scrub)
+    report.write_run_files(tmp_path, cfg.public_summary(), VERDICT, scrub)
+
+
 def _properties(text: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
 
@@ -113,7 +124,7 @@ def test_run_files_describe_the_run_without_secrets(tmp_path: Path, monkeypatch:
     for name in ("CI", "GITHUB_ACTIONS", "GITLAB_CI"):
         monkeypatch.delenv(name, raising=False)
     (tmp_path / "allure-results").mkdir()
-    report.write_run_files(_config(tmp_path), VERDICT)
+    _write_run_files(tmp_path)
 
     props = _properties((tmp_path / "allure-results" / "environment.properties").read_text(encoding="ascii"))
     assert props["base_url"] == "https://api.example.net/v1"
@@ -132,7 +143,7 @@ def test_run_files_describe_the_run_without_secrets(tmp_path: Path, monkeypatch:
 
 
 def test_no_allure_files_without_alluredir(tmp_path: Path) -> None:
-    report.write_run_files(_config(tmp_path), VERDICT)
+    _write_run_files(tmp_path)
     assert not (tmp_path / "allure-results").exists()
     assert (tmp_path / "requirements.html").is_file()
 
@@ -144,7 +155,7 @@ def test_properties_values_are_escaped() -> None:
 
 def test_categories_file_is_valid_json(tmp_path: Path) -> None:
     (tmp_path / "allure-results").mkdir()
-    report.write_run_files(_config(tmp_path), VERDICT)
+    _write_run_files(tmp_path)
     categories = json.loads((tmp_path / "allure-results" / "categories.json").read_text(encoding="utf-8"))
     assert categories == report.CATEGORIES
     for rule in categories:
@@ -194,7 +205,7 @@ def test_executor_in_github_actions(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     (tmp_path / "allure-results").mkdir()
-    report.write_run_files(_config(tmp_path), VERDICT)
+    _write_run_files(tmp_path)
     executor = json.loads((tmp_path / "allure-results" / "executor.json").read_text(encoding="utf-8"))
     assert executor["type"] == "github"
     assert executor["buildUrl"] == "https://github.com/acme/calls/actions/runs/991"
@@ -214,8 +225,8 @@ def test_executor_in_gitlab_and_generic_ci() -> None:
 def test_generate_html_without_the_tool_prints_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "allure-results").mkdir()
-    monkeypatch.setattr(report, "find_allure", lambda: None)
-    report.generate_html(tmp_path)
+    monkeypatch.setattr(allure_html, "find_allure", lambda: None)
+    allure_html.generate_html(tmp_path)
     out = capsys.readouterr()
     assert out.err == ""
     assert len(out.out.splitlines()) == 1 and "npm ci" in out.out
@@ -224,16 +235,16 @@ def test_generate_html_without_the_tool_prints_one_line(tmp_path: Path, monkeypa
 
 def test_pinned_allure_version_is_the_one_named() -> None:
     package = json.loads((REPO / "package.json").read_text(encoding="utf-8"))
-    assert package["devDependencies"]["allure"] == report.ALLURE_VERSION
+    assert package["devDependencies"]["allure"] == allure_html.ALLURE_VERSION
     lock = json.loads((REPO / "package-lock.json").read_text(encoding="utf-8"))
-    assert lock["packages"]["node_modules/allure"]["version"] == report.ALLURE_VERSION
+    assert lock["packages"]["node_modules/allure"]["version"] == allure_html.ALLURE_VERSION
 
 
 def test_generate_html_failure_prints_one_line_and_does_not_raise(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "allure-results").mkdir()
-    monkeypatch.setattr(report, "find_allure", lambda: shutil.which("false") or "/bin/false")
-    report.generate_html(tmp_path)
+    monkeypatch.setattr(allure_html, "find_allure", lambda: shutil.which("false") or "/bin/false")
+    allure_html.generate_html(tmp_path)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1 and "not generated" in lines[0]
     assert not (tmp_path / ".allure-build").exists()
@@ -241,15 +252,18 @@ def test_generate_html_failure_prints_one_line_and_does_not_raise(tmp_path: Path
 
 _CONFTEST = """
     import pytest
-    from conformance import report
-    from conformance.catalogue import load_catalogue
-    from conformance.checks import RequirementViolation
+    from conformance.contract.catalogue import load_catalogue
+    from conformance.judgement.checks import RequirementViolation
+    from conformance.reports import allure as report
 
     def pytest_configure(config):
         config.addinivalue_line("markers", "requirements(*ids): catalogue requirement ids")
 
     def pytest_collection_modifyitems(items):
-        report.label_items(items, load_catalogue())
+        catalogue = load_catalogue()
+        for item in items:
+            ids = [rid for mark in item.iter_markers("requirements") for rid in mark.args]
+            report.label_item(item, [catalogue[rid] for rid in dict.fromkeys(ids)])
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(item):
@@ -262,8 +276,8 @@ _CONFTEST = """
 
 _TESTS = '''
     import pytest
-    from conformance.checks import RequirementViolation
-    from conformance.client import Exchange
+    from conformance.judgement.checks import RequirementViolation
+    from conformance.deployment.exchange import Exchange
 
     @pytest.mark.requirements("CALLS-DELETE-204", "CALLS-DELETE-UNKNOWN-404")
     def test_delete():
@@ -342,7 +356,7 @@ def test_attach_failure_is_a_no_op_without_allure() -> None:
 
 
 def test_generated_html_loses_the_third_party_analytics_tag(tmp_path):
-    from conformance.report import strip_analytics
+    from conformance.reports.allure_html import strip_analytics
 
     page = tmp_path / "index.html"
     page.write_text('<script src="app.js"></script>\n    <script async src="https://www.googletagmanager.com/gtag/js?id=G-X"></script>\n'

@@ -1,6 +1,6 @@
 """The reports of a failing run, as a reader finds them: verdict.json, junit.xml and the HTML report in Chromium.
 
-Runs the suite (`python -m conformance.cli`) against a reference server with a fault that breaks
+Runs the suite (`python -m conformance`) against a reference server with a fault that breaks
 CALLS-DELETE-204, then opens the generated Allure report in headless Chromium (the Debian packages
 `chromium` and `chromium-driver`; nothing is downloaded) and checks that it shows the totals and the
 failing requirement. Screenshots are saved under the run's reports directory.
@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from conformance.catalogue import load_catalogue
+from conformance.contract.catalogue import load_catalogue
 from conformance.reference.faults import FAULTS
 from conformance.reference.server import start_reference
 from conformance.reference.settings import ReferenceSettings
@@ -45,7 +45,7 @@ def failing_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
         env = {k: v for k, v in os.environ.items() if not k.startswith("CALLS_API_")}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH"))))
         env.update(CALLS_API_TOKEN=main.token, CALLS_API_OTHER_TOKEN=other.token)
-        command = [sys.executable, "-m", "conformance.cli", "--reports-dir", str(reports),
+        command = [sys.executable, "-m", "conformance", "--reports-dir", str(reports),
                    "--base-url", server.base_url, "--account-sid", main.sid, "--other-account-sid", other.sid,
                    "--allow-create", "--from-number", "+15005550006", "--to-number", "+15005550001",
                    "--window", "4", "--examples", "5", "-m", "not slow"]

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conformance import selection
+from conformance.runner import selection
 from tests.conftest import ROOT, SUITE
 
 OPERATIONS = selection.operations()
@@ -78,7 +78,7 @@ with open(sys.argv[1], "w", encoding="utf-8") as handle:
 def test_the_source_reading_knows_every_name_and_marker_a_collected_test_has(tmp_path) -> None:
     out = tmp_path / "names.json"
     args = [sys.executable, "-c", _NAMES, str(out), ",".join(sorted(selection.COSTLY_MODULES)),
-            "-p", "conformance.plugin", "-p", "no:cacheprovider", "-c", str(SUITE / "conformance.ini"),
+            "-p", "conformance.runner.plugin", "-p", "no:cacheprovider", "-c", str(SUITE / "conformance.ini"),
             "--rootdir", str(ROOT), "--collect-only", "-q", "--reports-dir", str(tmp_path / "reports"), str(SUITE)]
     subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
     collected = json.loads(out.read_text(encoding="utf-8"))
@@ -125,7 +125,7 @@ WATCH_FIXTURES = {"created", "life", "deletion"}
 def test_what_the_source_predicts_the_selection_needs_covers_what_it_does_need(tmp_path, markexpr,
                                                                                 keywordexpr) -> None:
     out = tmp_path / "needs.json"
-    args = [sys.executable, "-c", _NEEDS, str(out), "-p", "conformance.plugin", "-p", "no:cacheprovider",
+    args = [sys.executable, "-c", _NEEDS, str(out), "-p", "conformance.runner.plugin", "-p", "no:cacheprovider",
             "-c", str(SUITE / "conformance.ini"), "--rootdir", str(ROOT), "--collect-only", "-q",
             "--reports-dir", str(tmp_path / "reports"), "-m", markexpr, "-k", keywordexpr, str(SUITE)]
     subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)

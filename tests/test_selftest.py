@@ -38,8 +38,8 @@ from typing import Any
 
 import pytest
 
-from conformance.catalogue import load_catalogue
-from conformance.properties import INVALID_DIALS_EXTERNAL
+from conformance.contract.catalogue import load_catalogue
+from conformance.runner.safe_creates import INVALID_DIALS_EXTERNAL
 from conformance.reference import FAULTS, VARIANTS, ReferenceSettings, start_reference
 from conformance.reference.testing import record_stored_calls
 
@@ -134,7 +134,7 @@ def run_target(target: Target, reports: Path) -> Outcome:
             applications = [a.application_sid for a in server.accounts[:2]]
             stored = record_stored_calls(server.app.state.store)
             command = [
-                sys.executable, "-m", "conformance.cli", "--base-url", server.base_url,
+                sys.executable, "-m", "conformance", "--base-url", server.base_url,
                 "--account-sid", account, "--other-account-sid", other_account,
                 "--application-sid", applications[0], "--other-application-sid", applications[1],
                 "--allow-create", "--from-number", FROM_NUMBER, "--to-number", TO_NUMBER,

@@ -1,4 +1,5 @@
-"""The background watches (conformance/timeline.py, lifecycle.py, visibility.py) and the ordering by need."""
+"""The background watches (conformance/evidence/watches/: the lifecycle and the retention window), the run's
+timeline, and the ordering by need."""
 
 from __future__ import annotations
 
@@ -12,28 +13,24 @@ from types import SimpleNamespace
 
 import pytest
 
-from conformance import verdict
-from conformance.client import ApiClient, ExchangeLog, RateLimiter, TargetSession
-from conformance.config import resolve
-from conformance.lifecycle import start_lifecycle
-from conformance.plugin import Run, need_order
+from conformance.evidence.observed import DELETED, DELETING
+from conformance.evidence.timeline import Timeline
+from conformance.evidence.watches.lifecycle import start_lifecycle
+from conformance.evidence.watches.window import WindowWatch, start_window_watch
+from conformance.evidence.watches.window_plan import EXPIRY_FRACTIONS, expiry_plan, window_plan
 from conformance.reference import ReferenceSettings, start_reference
 from conformance.reference.testing import record_stored_calls
-from conformance.timeline import Timeline
+from conformance.runner.collection import need_order
+from conformance.runner.run import Run, open_run
+from conformance.deployment.config import resolve
 from tests.conftest import ROOT
-from conformance.visibility import (DELETED, DELETING, EXPIRY_FRACTIONS, VisibilityWatch, expiry_plan, start_watch,
-                                    window_plan)
 
 
 def _run_against(server) -> Run:
     cfg = resolve({}, environ={})
     accounts = [(a.sid, a.token) for a in server.accounts]
     applications = (server.accounts[0].application_sid, server.accounts[1].application_sid)
-    cfg = cfg.with_embedded_target(server.base_url, accounts, applications)
-    log = ExchangeLog()
-    session = TargetSession(timeout=cfg.request_timeout, verify=cfg.verify, limiter=RateLimiter(cfg.rate_limit),
-                            log=log, token_envs={cfg.token: "CALLS_API_TOKEN"}, max_body_bytes=cfg.max_body_bytes)
-    return Run(cfg, ApiClient(cfg.base_url, cfg.account_sid, cfg.token, session), None, log, verdict.Ledger())
+    return open_run(cfg.with_embedded_target(server.base_url, accounts, applications))
 
 
 def test_window_plan_never_samples_before_the_end_is_certain() -> None:
@@ -106,39 +103,40 @@ def test_expiry_plan_looks_soon_after_the_window_closes_and_last_once_the_grace_
     assert plan[-1] == 16.0  # window and grace passed: a call still visible now has outstayed the window
 
 
-def _watch_expiry(server_window: float, window: float, grace: float) -> VisibilityWatch:
+def _watch_expiry(server_window: float, window: float, grace: float) -> WindowWatch:
     """Follow one call of a fast reference that keeps ended calls `server_window` seconds, with a watch
     told the window is `window` and the grace `grace`."""
     with start_reference(ReferenceSettings.fast(window=server_window)) as server:
         run = _run_against(server)
         run.config = dataclasses.replace(run.config, window=window, grace=grace)
-        watch = start_watch(run)
+        watch = start_window_watch(run)
         watch.wait(watch.done)
         watch.stop()
     assert watch.skip_reason is None, watch.skip_reason
-    assert watch.end_upper is not None
+    assert watch.record.end_upper is not None
     return watch
 
 
 def test_retention_watch_ends_at_the_first_look_that_finds_the_call_gone() -> None:
-    watch = _watch_expiry(server_window=2.0, window=2.0, grace=4.0)
-    gone = watch.gone()
-    assert gone is not None and [s.kind for s in watch.expiry] == ["get", "list"]
-    closes = watch.end_upper + watch.window
-    assert closes <= gone[0].sent < closes + watch.grace / 2  # the grace period was not waited out
+    seen = _watch_expiry(server_window=2.0, window=2.0, grace=4.0).record
+    gone = seen.gone()
+    assert gone is not None and [s.kind for s in seen.expiry] == ["get", "list"]
+    closes = seen.end_upper + seen.window
+    assert closes <= gone[0].sent < closes + seen.grace / 2  # the grace period was not waited out
 
 
 def test_retention_watch_keeps_looking_while_the_call_lingers_within_the_grace() -> None:
     watch = _watch_expiry(server_window=3.0, window=2.0, grace=4.0)
-    first, gone = watch.expiry[0], watch.gone()
+    seen = watch.record
+    first, gone = seen.expiry[0], seen.gone()
     assert first.kind == "get" and first.present, watch.describe()  # still there just after the window
-    assert gone is not None and gone[0].sent < watch.end_upper + watch.window + watch.grace, watch.describe()
+    assert gone is not None and gone[0].sent < seen.end_upper + seen.window + seen.grace, watch.describe()
 
 
 def test_retention_watch_records_a_call_still_visible_after_the_grace() -> None:
     watch = _watch_expiry(server_window=8.0, window=2.0, grace=1.0)
-    assert watch.gone() is None
-    last = [s for s in watch.expiry if watch.after_window(s)]
+    assert watch.record.gone() is None
+    last = [s for s in watch.record.expiry if watch.record.after_window(s)]
     assert [s.kind for s in last] == ["get", "list"] and all(s.present for s in last), watch.describe()
 
 
@@ -146,7 +144,7 @@ def test_retention_watch_records_a_call_still_visible_after_the_grace() -> None:
 
 
 def _suite(args: list[str], tmp_path: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "conformance.cli", "--no-html", "--reports-dir", str(tmp_path / "reports"), *args]
+    command = [sys.executable, "-m", "conformance", "--no-html", "--reports-dir", str(tmp_path / "reports"), *args]
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CALLS_API_")} | (env or {})
     return subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300)
 

@@ -2,9 +2,11 @@
 
 import json
 
-from conformance.catalogue import Requirement
-from conformance.verdict import (CONFORMANT, INCOMPLETE, NOT_CONFORMANT, Failure, Ledger, build_verdict,
-                                 decide, exit_code_for, summary_lines, write_verdict)
+from conformance.contract.catalogue import Requirement
+from conformance.judgement.ledger import Failure, Ledger
+from conformance.judgement.verdict import (CONFORMANT, INCOMPLETE, NOT_CONFORMANT, build_verdict, decide, exit_code_for,
+                                           write_verdict)
+from conformance.reports.terminal import requirement_lines as summary_lines
 
 
 def req(rid, level="MUST", testable=True):

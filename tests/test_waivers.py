@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance import waivers
-from conformance.catalogue import load_catalogue
+from conformance.judgement import waivers
+from conformance.reports.terminal import waiver_lines
+from conformance.contract.catalogue import load_catalogue
 from gate_helpers import TEST, make_verdict
 
 TODAY = datetime.date(2026, 6, 1)
@@ -45,7 +46,7 @@ def test_a_waived_must_failure_makes_the_run_conformant_with_waivers_exit_0(tmp_
     assert result["verdict"] == "CONFORMANT-WITH-WAIVERS" and result["exit_code"] == 0
     assert result["failed_requirements"] == [] and result["counts"]["waived"] == 1 and result["counts"]["failed"] == 0
     assert result["waivers"]["applied"] == ["CALLS-DELETE-204"]
-    assert any(line.startswith("CONFORMANT WITH WAIVERS") for line in waivers.summary_lines(result))
+    assert any(line.startswith("CONFORMANT WITH WAIVERS") for line in waiver_lines(result))
 
 
 def test_a_waived_should_warning_alone_is_conformant_with_waivers(tmp_path):
@@ -83,7 +84,7 @@ def test_an_expired_waiver_lets_the_failure_count_and_says_when_it_expired(tmp_p
     assert result["verdict"] == "NOT CONFORMANT" and result["exit_code"] == 1
     row = next(r for r in result["requirements"] if r["id"] == "CALLS-DELETE-204")
     assert row["status"] == "failed" and row["waiver_expired"]["expires"] == "2026-05-31"
-    assert any("expired on 2026-05-31" in line for line in waivers.summary_lines(result))
+    assert any("expired on 2026-05-31" in line for line in waiver_lines(result))
 
 
 def test_a_waiver_expires_on_its_date(tmp_path):
@@ -96,7 +97,7 @@ def test_a_waiver_of_a_passing_requirement_is_stale_and_says_remove_it(tmp_path)
     result = applied(tmp_path, make_verdict(), entry())
     assert result["verdict"] == "CONFORMANT" and result["exit_code"] == 0
     assert [w["requirement"] for w in result["waivers"]["stale"]] == ["CALLS-DELETE-204"]
-    assert any("STALE WAIVER" in line and "remove it" in line for line in waivers.summary_lines(result))
+    assert any("STALE WAIVER" in line and "remove it" in line for line in waiver_lines(result))
 
 
 def test_a_waiver_whose_check_no_failure_matches_is_stale(tmp_path):
@@ -116,7 +117,7 @@ def test_stale_waivers_fail_the_run_with_the_option(tmp_path):
     result = applied(tmp_path, make_verdict(), entry(), fail_on_stale=True)
     assert result["exit_code"] == waivers.EXIT_STALE_WAIVERS == 9
     assert result["waivers"]["stale_failed_the_run"] is True
-    assert any("--fail-on-stale-waivers" in line for line in waivers.summary_lines(result))
+    assert any("--fail-on-stale-waivers" in line for line in waiver_lines(result))
 
 
 def test_stale_waivers_do_not_change_a_failing_exit_code(tmp_path):

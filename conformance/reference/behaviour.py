@@ -31,7 +31,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
-from conformance import spec
+from conformance.contract import openapi
 from conformance.reference.clock import Clock
 from conformance.reference.lifecycle import TERMINAL_STATUSES, Plan, plan_call
 from conformance.reference.settings import Account, ReferenceSettings
@@ -194,7 +194,7 @@ class Behaviour:
             return [f"<root>: the body must be a JSON object, not {type(body).__name__}"]
         if _depth(body) > MAX_NESTING:
             return [f"<root>: nested deeper than {MAX_NESTING} levels"]
-        errors = spec.schema_errors(body, "CreateCallRequest")
+        errors = openapi.schema_errors(body, "CreateCallRequest")
         foreign = self.foreign_application(ctx, body)
         return errors + ([foreign] if foreign else [])
 

@@ -1,6 +1,6 @@
 """Faults and conformant variants of the reference server.
 
-A **fault** is a server that breaks exactly one requirement of `conformance/catalogue.yaml`, in a
+A **fault** is a server that breaks exactly one requirement of `conformance/contract/catalogue.yaml`, in a
 way a black-box client can see. `FAULTS[name]` tells which requirement it breaks (`requirement`),
 how it shows (`description`), which other requirements a client may also see failing as a
 consequence (`also`; e.g. a list answering 201 also answers a status the contract does not

@@ -12,8 +12,8 @@ import uuid
 
 import pytest
 
-from conformance.checks import expect_refused
-from conformance.client import REDACT
+from conformance.judgement.checks import expect_refused
+from conformance.deployment.redaction import REDACT
 
 OPERATIONS = ("list", "get", "create", "delete")
 

@@ -17,15 +17,9 @@ from typing import Any, Callable
 
 import pytest
 
-from conformance.checks import (
-    expect_call_list,
-    expect_rejected,
-    expect_status,
-    same_number,
-    sids_of,
-    violation,
-)
-from conformance.client import Response
+from conformance.evidence.observed import sids_of
+from conformance.judgement.checks import expect_call_list, expect_rejected, expect_status, same_number, violation
+from conformance.deployment.api import Response
 
 MALFORMED_SIDS = {
     "words": "not-a-uuid",

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conformance.checks import (
+from conformance.judgement.checks import (
     expect_call_list,
     expect_json,
     expect_no_server_error,

@@ -21,19 +21,19 @@ from typing import Any
 
 import pytest
 
-from conformance import config as configuration
-from conformance.checks import (
+from conformance.evidence.history import Record, accepted_deletes, created_sids
+from conformance.evidence.lasting import find_lasting_call
+from conformance.evidence.observed import DELETED, sids_of
+from conformance.judgement.checks import (
     expect_call_list,
     expect_refused,
     expect_rejected,
     record,
     same_number,
-    sids_of,
     violation,
 )
-from conformance.client import ApiClient
-from conformance.history import Record, accepted_deletes, created_sids
-from conformance.visibility import DELETED, find_lasting_call
+from conformance.deployment import config as configuration
+from conformance.deployment.api import ApiClient
 
 pytestmark = pytest.mark.isolation
 

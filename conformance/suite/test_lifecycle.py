@@ -1,10 +1,10 @@
 """The life of one call: create, get, list, watch it end, delete, and check it is gone.
 
 One call is created for the whole run (the call budget is small on a real target), by the lifecycle
-watch of conformance/lifecycle.py: it starts with the session and follows the call in the
-background while the rest of the run goes on. The fixtures wait for its records; each test judges
+watch of conformance/evidence/watches/lifecycle.py: it starts with the session and follows the call
+in the background while the rest of the run goes on. The fixtures wait for its records; each test judges
 one promise about them, so that a SHOULD (a warning) never hides a MUST (a failure) and the other way
-round. The tests of the end and the delete run late (plugin.py orders them by what they wait for).
+round. The tests of the end and the delete run late (the runner orders them by what they wait for).
 """
 
 from __future__ import annotations
@@ -15,9 +15,12 @@ from typing import Any
 
 import pytest
 
-from conformance.checks import (
-    ACTIVE_STATUSES,
-    TERMINAL_STATUSES,
+from conformance.contract import openapi
+from conformance.contract.calls import ACTIVE_STATUSES, TERMINAL_STATUSES
+from conformance.evidence.lasting import lasting_candidates
+from conformance.evidence.observed import DELETED, DELETING, SEEN, sids_of
+from conformance.evidence.watches.lifecycle import Created, Deletion, Life, LifecycleWatch, TimedAnswer, start_lifecycle
+from conformance.judgement.checks import (
     RequirementViolation,
     expect_call_list,
     expect_empty_body,
@@ -29,15 +32,11 @@ from conformance.checks import (
     not_judged,
     record,
     same_number,
-    sids_of,
     violation,
 )
-from conformance.client import Response
-from conformance import spec
-from conformance.lifecycle import Created, Deletion, Life, LifecycleWatch, Observation, start_lifecycle
-from conformance.oracle import named_again
-from conformance.timeline import progress_writer
-from conformance.visibility import DELETED, DELETING, SEEN, lasting_candidates
+from conformance.judgement.oracle import named_again
+from conformance.runner.console import progress_writer
+from conformance.deployment.api import Response
 
 from conformance.suite.test_visible_calls import judge_known_visible
 
@@ -177,7 +176,7 @@ def test_create_answers_2xx_with_the_new_call_sid(created: Created) -> None:
     except ValueError:
         raise violation("CALLS-CREATE-SUCCESS", "CF104", "create answer: the body is not JSON, expected an object "
                         "carrying sid", response) from None
-    errors = spec.schema_errors(answer, "CreateCallResponse")
+    errors = openapi.schema_errors(answer, "CreateCallResponse")
     if errors:
         raise violation("CALLS-CREATE-SUCCESS", "CF104", f"create answer: {errors[0]}", response)
     expect_json(response, "CALLS-CREATE-SUCCESS", "create answer")  # the content type
@@ -265,8 +264,8 @@ def test_calls_this_run_created_are_listed_right_after_a_create(created: Created
 @pytest.mark.requirements("CALLS-LIFECYCLE-MONOTONIC", "CALLS-GET-200", "CALLS-GET-MATCHES-SID", "CALLS-CALL-SCHEMA",
                           "CALLS-CALL-STATUS-ENUM")
 def test_call_status_never_turns_active_after_a_terminal_one(life: Life, created: Created, target, run) -> None:
-    terminal: Observation | None = None
-    last_active: Observation | None = None
+    terminal: TimedAnswer | None = None
+    last_active: TimedAnswer | None = None
     for observation in life.observations:
         response = observation.response
         if response.status == 404:
@@ -333,7 +332,7 @@ def test_created_call_ends_within_the_call_timeout(life: Life, created: Created,
     print(f"ended {life.ended.call_status} after at most {life.ended.received - created.sent:.2f} s")
 
 
-def _final_call(life: Life) -> Observation:
+def _final_call(life: Life) -> TimedAnswer:
     valid = [o for o in life.observations if isinstance(o.call, dict)]
     if not valid:
         pytest.skip("the call could never be got: see CALLS-CREATE-VISIBLE")

@@ -19,8 +19,8 @@ import pytest
 
 import uuid
 
-from conformance.checks import RequirementViolation, violation
-from conformance.client import REDACT
+from conformance.judgement.checks import RequirementViolation, violation
+from conformance.deployment.redaction import REDACT
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,10 @@
 """The run-wide oracle: every answer of the run judged against everything else the run saw.
 
-These tests run after every other test (the plugin sorts them last): they read the run's history, every
+These tests run after every other test (the runner sorts them last): they read the run's history, every
 exchange of every test, of the Schemathesis tests and of the background watches, build the model of the
-target's calls from it (conformance/model.py) and judge the invariants of conformance/oracle.py on it. A
-violation names the exchanges that contradict each other, each with its curl line.
+target's calls from it (conformance/evidence/call_model.py) and judge the invariants of
+conformance/judgement/oracle.py on it. A violation names the exchanges that contradict each other, each
+with its curl line.
 
 Before judging, a few calls the run deleted after they had ended are read again (at most three gets and
 one list): what must stay gone is then observed as late in the run as possible.
@@ -13,8 +14,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance import model as models
-from conformance import oracle
+from conformance.evidence import call_model as models
+from conformance.judgement import oracle
 
 pytestmark = pytest.mark.oracle
 REREADS = 3  # deleted ended calls read again before judging
@@ -25,7 +26,7 @@ def judged(run) -> models.Model:
     before = models.build(run.history.records())
     rereads = [c for c in oracle.deleted_ended(before)
                if c.deletes[-1].account_sid == run.config.account_sid][:REREADS]
-    if rereads and run.api.session.stopped is None:
+    if rereads and run.api.session.guard.stopped is None:
         for call in rereads:
             run.api.get_call(call.sid)
         run.api.list_calls()

@@ -3,8 +3,8 @@ and checks every answer against the contract (status, content type, schema, data
 
 import pytest
 
-from conformance import properties
-from conformance.plugin import active_run
+from conformance.runner import property_tests as properties
+from conformance.runner.run import active_run
 
 RUN = active_run()
 schema = properties.build_schema(RUN)

@@ -4,8 +4,9 @@ and checks that a created call is available and that a deleted one is gone."""
 import hypothesis
 import pytest
 
-from conformance import properties
-from conformance.plugin import active_run
+from conformance.runner import property_tests as properties
+from conformance.runner import safe_creates
+from conformance.runner.run import active_run
 
 RUN = active_run()
 schema = properties.build_schema(RUN)
@@ -23,7 +24,7 @@ else:
 
 class LinkedCalls(schema.as_state_machine()):
     def step(self, input):
-        if properties.spends_a_call(input.case) and not properties.generated_calls_allowed(RUN, "stateful"):
+        if safe_creates.spends_a_call(input.case) and not safe_creates.generated_calls_allowed(RUN, "stateful"):
             # The budget for linked sequences is spent: the create is left out of the scenario. Rejecting it
             # instead would discard every later scenario that creates, and Hypothesis would keep drawing
             # new ones (about a thousand) before giving up.
@@ -47,6 +48,6 @@ def test_linked_create_get_delete_sequences_follow_the_contract(calls):
     try:
         LinkedCalls.run(settings=properties.stateful_settings(RUN))
     except hypothesis.errors.Unsatisfiable:
-        if properties.generated_calls_allowed(RUN, "stateful"):
+        if safe_creates.generated_calls_allowed(RUN, "stateful"):
             raise
         pytest.skip("the call budget for linked sequences is spent (--max-calls)")

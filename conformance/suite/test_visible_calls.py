@@ -25,16 +25,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from conformance.checks import (
-    ACTIVE_STATUSES,
-    RequirementViolation,
-    expect_call_list,
-    sids_of,
-)
-from conformance.client import Response
-from conformance.lifecycle import get_observed
-from conformance.timeline import progress_writer
-from conformance.visibility import DELETED, SEEN
+from conformance.contract.calls import ACTIVE_STATUSES
+from conformance.evidence.observed import DELETED, SEEN, sids_of
+from conformance.evidence.watches.lifecycle import timed_get
+from conformance.judgement.checks import RequirementViolation, expect_call_list
+from conformance.runner.console import progress_writer
+from conformance.deployment.api import Response
 
 
 @dataclass
@@ -53,7 +49,7 @@ class Look:
 
 def _look(api, sid: str) -> Look | None:
     """Get the call; None unless it answers 2xx with that very call, of the client's account."""
-    seen = get_observed(api, sid)
+    seen = timed_get(api, sid)
     body = seen.call
     if not isinstance(body, dict) or body.get("call_sid") != sid or body.get("account_sid") != api.account_sid:
         return None
@@ -83,7 +79,6 @@ def judge_known_visible(api, run, target, when: str, settled_sids: frozenset[str
     before = {c.sid: look for c in created if (look := _look(api, c.sid)) is not None}
     if not before:
         pytest.skip("no call this run created (and did not delete) can be got any more")
-    list_sent = time.monotonic()
     response = api.list_calls()
     list_received = time.monotonic()
     listed = sids_of(expect_call_list(response, f"list {when}"))

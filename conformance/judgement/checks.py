@@ -1,0 +1,313 @@
+"""Named checks. Each failure names the requirement it breaks and a stable failure code.
+
+A check raises `RequirementViolation`; the runner turns it into a failed requirement of the verdict,
+with the exchange that showed it and a curl command to reproduce it (token redacted).
+
+A defect must cost the requirement it breaks, not the others a test judges: `record(violation)` (or a
+`with judged():` block) charges a violation and lets the test go on with the rest of its evidence; the
+runner fails the recorded requirements at the end of the test and judges the others on what remains.
+`not_judged(requirement, reason)` says a declared requirement could not be judged, and why.
+
+Failure codes:
+  CF101 unexpected status          CF102 server error (5xx)           CF103 wrong content type
+  CF104 body is not the JSON shape CF105 value outside its enum        CF106 body where none belongs
+  CF107 record differs from request CF108 refused request gave data   CF109 still present
+  CF110 missing                     CF111 status went backwards         CF112 unexpected side effect
+  CF113 call did not end in time    CF114 observations of a call disagree
+  CF115 an ended call changed       CF116 a create named a known sid   CF117 a deleted call came back
+  CF118 answered for another sid    CF119 near-miss credential served  CF120 scheme case refused
+Schemathesis' own checks keep their codes (ST101...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from conformance.contract import openapi
+from conformance.contract.calls import TARGET_ADDRESS
+from conformance.deployment.api import BodyUnusable, Response
+from conformance.deployment.exchange import Exchange
+from conformance.deployment.redaction import REDACT
+
+REFUSAL_STATUSES = frozenset({401, 403, 404})
+
+
+class RequirementViolation(AssertionError):
+    """A requirement of the catalogue was seen broken."""
+
+    def __init__(self, requirement: str, code: str, message: str, exchange: Exchange | None = None,
+                 evidence: list[tuple[str, Exchange]] | None = None) -> None:
+        self.requirement = requirement
+        self.code = code
+        self.message = REDACT(message)  # it may quote what the target sent, which may echo a secret
+        self.exchange = exchange
+        # Exchanges that contradict each other, each with its label ("exchange #12"): `exchange` is the first.
+        self.evidence = list(evidence or [])
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        text = f"{self.requirement} [{self.code}] {self.message}"
+        if self.evidence:
+            for label, exchange in self.evidence:  # the message names each with its curl line
+                text += f"\n  {label}: {exchange.describe()}"
+        elif self.exchange is not None:
+            text += f"\n  observed: {self.exchange.describe()}\n  reproduce: {self.exchange.curl()}"
+        return text
+
+
+def violation(requirement: str, code: str, message: str, response: Response | None = None) -> RequirementViolation:
+    return RequirementViolation(requirement, code, message, response.exchange if response is not None else None)
+
+
+@dataclass
+class Judgement:
+    """What one test recorded without stopping: violations, and requirements it could not judge (with why)."""
+
+    violations: list[RequirementViolation] = field(default_factory=list)
+    not_judged: dict[str, str] = field(default_factory=dict)
+
+
+_JUDGEMENT: ContextVar[Judgement | None] = ContextVar("judgement", default=None)
+
+
+@contextmanager
+def judgement() -> Iterator[Judgement]:
+    """The recording of one test phase (the runner opens it around setup and call)."""
+    current = Judgement()
+    token = _JUDGEMENT.set(current)
+    try:
+        yield current
+    finally:
+        _JUDGEMENT.reset(token)
+
+
+def violations_in(error: BaseException | None) -> list[RequirementViolation]:
+    """The requirement violations an exception carries (itself, a group's members, or its cause)."""
+    if error is None:
+        return []
+    if isinstance(error, RequirementViolation):
+        return [error]
+    if isinstance(error, BaseExceptionGroup):
+        found = []
+        for inner in error.exceptions:
+            found.extend(violations_in(inner))
+        return found
+    return violations_in(error.__cause__) if isinstance(error.__cause__, BaseException) else []
+
+
+def record(found: RequirementViolation | BaseExceptionGroup) -> None:
+    """Charge a violation (or a group of them) to its requirement and go on: the test keeps judging the rest
+    of its evidence. Outside a test (no recording open) the violation is raised as before."""
+    current = _JUDGEMENT.get()
+    violations = violations_in(found)
+    if current is None or not violations:
+        raise found
+    current.violations.extend(violations)
+
+
+@contextmanager
+def judged() -> Iterator[None]:
+    """A block of checks whose violation is recorded (see `record`) instead of stopping the test."""
+    try:
+        yield
+    except (RequirementViolation, BaseExceptionGroup) as error:
+        if not violations_in(error):
+            raise
+        record(error)
+
+
+def not_judged(requirement: str, reason: str) -> None:
+    """A requirement the test declares could not be judged on its evidence: NOT RUN, for `reason`."""
+    current = _JUDGEMENT.get()
+    if current is not None:
+        current.not_judged.setdefault(requirement, reason)
+
+
+def _describe_allowed(allowed: Collection[int]) -> str:
+    return " or ".join(str(s) for s in sorted(allowed))
+
+
+def expect_no_server_error(response: Response, what: str = "", *, malformed: bool = False) -> None:
+    """No 5xx. `malformed` says the request was invalid on purpose: the message then says the server erred
+    on bad input it should have refused with a 4xx (still a server error, D-13)."""
+    if response.status >= 500:
+        kind = "on malformed input (expected a 4xx refusal)" if malformed else "on a valid request"
+        prefix = f"{what}: " if what else ""
+        raise violation("CALLS-NO-SERVER-ERROR", "CF102", f"{prefix}server error {response.status} {kind}", response)
+
+
+def expect_status(response: Response, allowed: int | Collection[int], requirement: str, what: str) -> None:
+    """The response status is one of `allowed`; a 5xx is reported as a server error first."""
+    allowed = {allowed} if isinstance(allowed, int) else set(allowed)
+    if response.status in allowed:
+        return
+    expect_no_server_error(response, what)
+    raise violation(requirement, "CF101", f"{what}: answered {response.status}, expected {_describe_allowed(allowed)}", response)
+
+
+def expect_client_error(response: Response, requirement: str, what: str) -> None:
+    """A 4xx: the request was refused as the client's fault."""
+    if 400 <= response.status < 500:
+        return
+    expect_no_server_error(response, what, malformed=True)
+    raise violation(requirement, "CF101", f"{what}: answered {response.status}, expected a 4xx refusal", response)
+
+
+def expect_rejected(response: Response, requirement: str, what: str) -> None:
+    """A 4xx for a request that must be refused: a 2xx (served, data given or action taken) is CF108.
+
+    A 5xx breaks both `requirement` (which asks for a 4xx) and CALLS-NO-SERVER-ERROR, whatever the input
+    (D-13): both are raised, together, as an exception group, in catalogue order."""
+    if 400 <= response.status < 500:
+        return
+    if response.status >= 500:
+        message = f"{what}: server error {response.status} on malformed input, expected a 4xx refusal"
+        raise BaseExceptionGroup(message, [violation(requirement, "CF102", message, response),
+                                           violation("CALLS-NO-SERVER-ERROR", "CF102", message, response)])
+    code = "CF108" if 200 <= response.status < 300 else "CF101"
+    raise violation(requirement, code, f"{what}: answered {response.status}, expected a 4xx refusal", response)
+
+
+def expect_json(response: Response, requirement: str, what: str) -> Any:
+    """A JSON body with an application/json content type; returns the decoded value."""
+    if response.content_type != "application/json" and not response.content_type.endswith("+json"):
+        raise violation("CALLS-CONTENT-TYPE-JSON", "CF103",
+                        f"{what}: content type {response.content_type or '(none)'}, expected application/json", response)
+    try:
+        return response.json()
+    except BodyUnusable as error:
+        raise violation(requirement, "CF104", f"{what}: {error}", response) from None
+    except ValueError:
+        raise violation(requirement, "CF104", f"{what}: body is not valid JSON", response) from None
+
+
+def _schema_requirement(path: str, message: str) -> str:
+    field = path.split("/")[-1]
+    if field == "call_status" and "is not one of" in message:
+        return "CALLS-CALL-STATUS-ENUM"
+    if field == "direction" and "is not one of" in message:
+        return "CALLS-CALL-DIRECTION-ENUM"
+    return "CALLS-CALL-SCHEMA"
+
+
+ENUM_FIELDS = {"CALLS-CALL-STATUS-ENUM": "call_status", "CALLS-CALL-DIRECTION-ENUM": "direction"}
+
+
+def call_object_violations(call: Any, response: Response, what: str) -> list[RequirementViolation]:
+    """What is wrong with a call object against the contract's `Call` schema: one violation per requirement
+    (the schema, each enum), each with its first error and how many more."""
+    by_requirement: dict[str, list[str]] = {}
+    for error in openapi.schema_errors(call, "Call"):
+        path, _, message = error.partition(": ")
+        by_requirement.setdefault(_schema_requirement(path, message), []).append(error)
+    found = []
+    for requirement, errors in by_requirement.items():
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        code = "CF104" if requirement == "CALLS-CALL-SCHEMA" else "CF105"
+        found.append(violation(requirement, code, f"{what}: {errors[0]}{more}", response))
+    return found
+
+
+def expect_call_object(call: Any, response: Response, what: str) -> dict[str, Any]:
+    """A call object valid against the contract's `Call` schema; enum errors name their own requirement."""
+    found = call_object_violations(call, response, what)
+    if len(found) == 1:
+        raise found[0]
+    if found:
+        raise BaseExceptionGroup(f"{what}: the call object breaks {len(found)} requirements", found)
+    return call
+
+
+def judge_call_object(call: Any, response: Response, what: str) -> bool:
+    """Record what is wrong with a call object (see `record`) and go on; an enum whose field is absent or not
+    a string is not judged on it. True when the object is valid."""
+    found = call_object_violations(call, response, what)
+    for v in found:
+        record(v)
+    for requirement, name in ENUM_FIELDS.items():
+        if not isinstance(call, dict) or not isinstance(call.get(name), str):
+            not_judged(requirement, f"{what}: the call object carries no {name} string (see CALLS-CALL-SCHEMA)")
+    return not found
+
+
+class ListedCalls(list):
+    """The well-formed calls of a list. `named` holds the sid of every item that names one, well-formed or
+    not: a call listed with a malformed property is still listed (its property is another requirement's)."""
+
+    named: set[str]
+
+
+def expect_call_list(response: Response, what: str) -> ListedCalls:
+    """A 200 JSON array of call objects, naming each call once; returns its well-formed items.
+
+    A malformed item, or a call listed twice, is recorded against its own requirement (CALLS-CALL-SCHEMA,
+    an enum, CALLS-LIST-DISTINCT) and the test goes on with the well-formed items (see `record`)."""
+    expect_status(response, 200, "CALLS-LIST-200", what)
+    body = expect_json(response, "CALLS-LIST-200", what)
+    if not isinstance(body, list):
+        raise violation("CALLS-LIST-200", "CF104", f"{what}: body is a {type(body).__name__}, expected a JSON array", response)
+    valid, seen, twice = ListedCalls(), set(), []
+    for index, call in enumerate(body):
+        sid = call.get("call_sid") if isinstance(call, dict) else None
+        if isinstance(sid, str):
+            if sid in seen:
+                twice.append(sid)
+                continue
+            seen.add(sid)
+        found = call_object_violations(call, response, f"{what}, item {index} of {len(body)}")
+        for v in found:
+            record(v)
+        if not found:
+            valid.append(call)
+    valid.named = seen
+    if twice:
+        record(violation("CALLS-LIST-DISTINCT", "CF107", f"{what}: the list of {len(body)} items names call(s) "
+                         f"{', '.join(sorted(set(twice)))} more than once", response))
+    return valid
+
+
+def expect_empty_body(response: Response, requirement: str, what: str) -> None:
+    """No body, and none announced: a Content-Length above 0 is a body as far as the client can tell
+    (HTTP/1.1 framing may keep the bytes of a 204 off the wire, but the header still promises them)."""
+    if response.content:
+        raise violation(requirement, "CF106", f"{what}: a {len(response.content)}-byte body, expected none", response)
+    announced = (response.headers.get("content-length") or "0").strip()
+    if announced not in ("", "0"):
+        raise violation(requirement, "CF106", f"{what}: announces a body (Content-Length: {announced}), expected none",
+                        response)
+
+
+def expect_refused(response: Response, requirement: str, what: str,
+                   allowed: Collection[int] = REFUSAL_STATUSES) -> None:
+    """Refused with one of `allowed`; a 2xx means data was given or an action taken."""
+    if response.status in allowed:
+        return
+    expect_no_server_error(response, what, malformed=True)
+    code = "CF108" if 200 <= response.status < 300 else "CF101"
+    raise violation(requirement, code, f"{what}: answered {response.status}, expected refusal with "
+                    f"{_describe_allowed(allowed)}", response)
+
+
+def invalid_create_requirement(body: Any) -> str:
+    """Which requirement a refused-as-invalid create body falls under (decision D-30): a body that
+    describes no call at all MUST be refused; refusing a numeric or over-long `from`, or a wrongly typed
+    optional field, is the suite's advice (ADVISORY)."""
+    if not isinstance(body, dict):
+        return "CALLS-CREATE-REJECTS-INVALID"
+    sender, to = body.get("from"), body.get("to")
+    numeric = isinstance(sender, (int, float)) and not isinstance(sender, bool)
+    if sender is None or sender == "" or not (isinstance(sender, str) or numeric) or not isinstance(to, dict):
+        return "CALLS-CREATE-REJECTS-INVALID"
+    address = TARGET_ADDRESS.get(to.get("type")) if isinstance(to.get("type"), str) else None
+    if address is None or to.get(address) in (None, ""):
+        return "CALLS-CREATE-REJECTS-INVALID"
+    return "CALLS-CREATE-REJECTS-MISTYPED"
+
+
+def same_number(sent: str, recorded: Any) -> bool:
+    """Numbers match when equal, allowing the leading '+' the signalling may drop (decision record)."""
+    return isinstance(recorded, str) and sent.lstrip("+") == recorded.lstrip("+")

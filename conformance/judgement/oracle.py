@@ -1,0 +1,190 @@
+"""The run-wide oracle: invariants judged on everything the run saw (conformance/evidence/call_model.py), at
+the end of the run.
+
+Each invariant is a small named function of the model returning its contradictions: the requirement it
+breaks, a failure code, a message, and the two (or more) exchanges that contradict each other. Time is
+judged honestly: the server handled a request at an unknown moment within [sent, received] of its
+exchange, so "B was handled after A" is claimed only when B was sent after A's answer was received.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from conformance.contract.calls import ACTIVE_STATUSES
+from conformance.evidence.call_model import CallModel, Model, Observation, build
+from conformance.evidence.history import Record
+from conformance.judgement.checks import RequirementViolation
+
+#: Fields of a call that cannot change while the run watches it (D-41). Optional ones (application_sid,
+#: originating_*) may be shown only once known: they are compared only when both observations carry them.
+IMMUTABLE_FIELDS = ("account_sid", "direction", "from", "to", "call_id", "application_sid",
+                    "originating_sip_ip", "originating_sip_trunk_name")
+#: What an ended call shows that stays as it is (D-42).
+FINAL_FIELDS = ("call_status", "sip_status", "duration")
+MAX_PER_INVARIANT = 20  # contradictions kept per invariant: enough to report, bounded on a broken target
+
+
+@dataclass(frozen=True)
+class Contradiction:
+    requirement: str
+    code: str
+    message: str
+    records: tuple[Record, ...]  # the exchanges that contradict each other, in run order
+
+    def violation(self, more: int = 0, at_least: bool = False) -> RequirementViolation:
+        """The violation to report: this contradiction's exchanges, each with its curl line; `more` other
+        contradictions of the same invariant are counted, not listed."""
+        records = sorted(self.records, key=lambda r: r.index)
+        curls = "; ".join(f"{r.label()}: {r.exchange.curl()}" for r in records)
+        also = f" (and {'at least ' if at_least else ''}{more} more contradiction{'s' if more > 1 else ''})" if more else ""
+        return RequirementViolation(self.requirement, self.code, f"{self.message}{also} ({curls})",
+                                    records[0].exchange, evidence=[(r.label(), r.exchange) for r in records])
+
+
+def after(later: Record, earlier: Record) -> bool:
+    """`later` was certainly handled after `earlier` whatever moment within its exchange each was handled."""
+    return later.sent >= earlier.received
+
+
+def _how(record: Record) -> str:
+    return {"getCall": "get", "listCalls": "list", "createCall": "create", "deleteCall": "delete"}.get(
+        record.operation or "", "request")
+
+
+def named_again(records: list[Record], sid: str) -> Record | None:
+    """The create of `records` that named `sid` again after an earlier answer had named it, or None."""
+    call = build(records).calls.get(sid)
+    return _named_again(call) if call is not None else None
+
+
+def _named_again(call: CallModel) -> Record | None:
+    """The first create that answered this sid after an earlier answer had already named it, or None. Such a
+    sid names two calls: that is CALLS-CREATE-NEW-SID's to judge, and no other invariant's."""
+    for create in call.creates:
+        if any(r is not create and r.received <= create.sent for r in call.mentions()):
+            return create
+    return None
+
+
+def same_everywhere(model: Model) -> list[Contradiction]:
+    """A call shows the same unchangeable fields in every answer that shows it, list item or get."""
+    found = []
+    for call in model.calls.values():
+        if _named_again(call) is not None:
+            continue
+        first: dict[str, tuple[object, Record]] = {}
+        for seen in call.seen:
+            for name in IMMUTABLE_FIELDS:
+                if name not in seen.fields or seen.fields[name] is None:
+                    continue
+                value = seen.fields[name]
+                if name not in first:
+                    first[name] = (value, seen.record)
+                elif first[name][0] != value:
+                    was, where = first[name]
+                    found.append(Contradiction(
+                        "CALLS-SAME-EVERYWHERE", "CF114",
+                        f"call {call.sid} shows {name} {was!r} in {where.label()} ({_how(where)}) and {value!r} "
+                        f"in {seen.record.label()} ({_how(seen.record)})", (where, seen.record)))
+                    first[name] = (value, seen.record)  # one contradiction per change, not per later answer
+    return found[:MAX_PER_INVARIANT]
+
+
+def final_stays_final(model: Model) -> list[Contradiction]:
+    """What an ended call shows (status, SIP status, duration) is shown the same in every later answer.
+    A later active status is CALLS-LIFECYCLE-MONOTONIC's to judge, not this one's."""
+    found = []
+    for call in model.calls.values():
+        ended = call.first_ended()
+        if ended is None or _named_again(call) is not None:
+            continue
+        for seen in call.seen:
+            if seen is ended or not after(seen.record, ended.record):
+                continue
+            if seen.fields.get("call_status") in ACTIVE_STATUSES:
+                continue
+            changed = [name for name in FINAL_FIELDS
+                       if name in ended.fields and name in seen.fields and ended.fields[name] != seen.fields[name]]
+            if changed:
+                what = ", ".join(f"{n} {ended.fields[n]!r} -> {seen.fields[n]!r}" for n in changed)
+                found.append(Contradiction(
+                    "CALLS-ENDED-STAYS-FINAL", "CF115",
+                    f"call {call.sid} had ended in {ended.record.label()} ({_how(ended.record)}); a later answer, "
+                    f"{seen.record.label()} ({_how(seen.record)}), shows {what}", (ended.record, seen.record)))
+                break  # one account per call
+    return found[:MAX_PER_INVARIANT]
+
+
+def creates_name_new_calls(model: Model) -> list[Contradiction]:
+    """Every successful create names a call no answer before it had named."""
+    found = []
+    for call in model.calls.values():
+        create = _named_again(call)
+        if create is not None:
+            first = next(r for r in call.mentions() if r is not create and r.received <= create.sent)
+            found.append(Contradiction(
+                "CALLS-CREATE-NEW-SID", "CF116",
+                f"the create of {create.label()} answered sid {call.sid}, which {first.label()} "
+                f"({_how(first)}) had already named before that create was sent", (first, create)))
+    return found[:MAX_PER_INVARIANT]
+
+
+def deleted_stays_gone(model: Model) -> list[Contradiction]:
+    """A call deleted after it had ended is not seen again for the rest of the run. A call deleted while live
+    may still be written once more (D-21); a sid a later create named again is CALLS-CREATE-NEW-SID's."""
+    found = []
+    for call in model.calls.values():
+        ended = call.first_ended()
+        if ended is None:
+            continue
+        for delete in call.deletes:
+            if not after(delete, ended.record):
+                continue  # not known to have ended before the delete was handled
+            if _named_again(call) is not None:
+                continue
+            back = _back_after_gone(call, delete)
+            if back is not None:
+                gone, again = back
+                found.append(Contradiction(
+                    "CALLS-DELETED-STAYS-GONE", "CF117",
+                    f"call {call.sid} had ended ({ended.record.label()}), was deleted ({delete.label()}) and was "
+                    f"gone ({gone.label()}, {_how(gone)}); {again.record.label()} ({_how(again.record)}) shows it "
+                    f"again", (ended.record, delete, gone, again.record)))
+                break
+        if len(found) >= MAX_PER_INVARIANT:
+            break
+    return found
+
+
+def _back_after_gone(call: CallModel, delete: Record) -> tuple[Record, Observation] | None:
+    """An answer showing the call after the same kind of answer, for the same account, had shown it gone since
+    the delete (a get after a 404, a list after a list without it). Still there right after the delete is
+    CALLS-DELETE-REMOVES's; only gone and then back is this invariant's. Another account's view proves
+    nothing: a call another account cannot see is not gone (a delete of it accepted there is
+    CALLS-DELETE-UNKNOWN-404's or CALLS-ISOLATION-FOREIGN-CALL's)."""
+    for seen in call.seen:
+        if not after(seen.record, delete):
+            continue
+        kind = "getCall" if seen.via == "get" else "listCalls"
+        gone = next((r for r in call.absent if r.operation == kind and r.account_sid == seen.record.account_sid
+                     and after(r, delete) and after(seen.record, r)), None)
+        if gone is not None:
+            return gone, seen
+    return None
+
+
+#: requirement -> the invariant that judges it
+INVARIANTS: dict[str, Callable[[Model], list[Contradiction]]] = {
+    "CALLS-SAME-EVERYWHERE": same_everywhere,
+    "CALLS-ENDED-STAYS-FINAL": final_stays_final,
+    "CALLS-CREATE-NEW-SID": creates_name_new_calls,
+    "CALLS-DELETED-STAYS-GONE": deleted_stays_gone,
+}
+
+
+def deleted_ended(model: Model) -> list[CallModel]:
+    """Calls the run deleted after it had seen them ended (the oracle re-reads a few of them)."""
+    return [c for c in model.calls.values()
+            if c.deletes and (e := c.first_ended()) is not None and any(after(d, e.record) for d in c.deletes)]

@@ -1,0 +1,130 @@
+"""The pytest plugin of the conformance suite, loaded with `-p conformance.runner.plugin` (the
+`calls-conformance` command does). Each hook hands over to the part of the runner that does the work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from conformance.judgement.baseline import BaselineError
+from conformance.judgement.waivers import WaiverError
+from conformance.runner import collection, console, finish, options, outcome, preflight, selection, watches
+from conformance.runner.run import current_run, has_run, start_run
+from conformance.deployment.config import ConfigError
+
+pytest_plugins = ("conformance.runner.fixtures",)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    options.add_options(parser)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "requirements(*ids): catalogue requirement ids the test checks")
+    values = options.given(config)
+    if values is None:
+        return
+    try:
+        start_run(config, values, console.announcer(config))
+    except (ConfigError, WaiverError, BaselineError) as error:
+        raise pytest.UsageError(f"calls-conformance: {error}") from None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if has_run(session.config):
+        run = current_run(session.config)
+        if preflight.passes(run):
+            watches.start_predicted(run, session.config)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection(session: pytest.Session) -> Any:
+    if has_run(session.config) and current_run(session.config).preflight_error:
+        session.items = []
+        return True  # nothing to collect: the target failed the preflight
+    return None
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Leave out a module that builds Schemathesis tests when -m/-k cannot select any of them (start-up
+    time); its requirements are recorded as deselected, as if it had been collected."""
+    if not has_run(config):
+        return None
+    module = selection.left_out(collection_path, config.getoption("markexpr", ""), config.getoption("keyword", ""),
+                                config.rootpath)
+    if module is None:
+        return None
+    ledger = current_run(config).ledger
+    ledger.collected([rid for rid in module.requirements if rid in ledger.catalogue], selected=False)
+    return True
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    if has_run(config):
+        collection.declare(items, current_run(config).ledger)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if not has_run(session.config):
+        return
+    run = current_run(session.config)
+    for item in session.items:
+        run.ledger.collected(collection.requirement_ids(item), selected=True)
+    run.timeline.note("run", f"collection finished: {len(session.items)} tests selected")
+    if not watches.runs_no_test(session.config):
+        # The watches were started from what the selection was predicted to need; now it is known.
+        watches.match_selection(run, session.items)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[Any]:
+    if has_run(item.config) and current_run(item.config).api.session.guard.stopped is not None:
+        # The run stopped sending (circuit breaker, run budget): the test is not run, and says why.
+        pytest.skip(f"TARGET FAILED: {current_run(item.config).api.session.guard.stopped}")
+    return (yield from outcome.judging(item, start=True))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[Any]:
+    return (yield from outcome.judging(item, start=False))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[Any]:
+    report = yield
+    if has_run(item.config):
+        outcome.record(item, call, report)
+    return report
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_exception_interact(node: Any, call: pytest.CallInfo, report: pytest.TestReport) -> None:
+    """Keep the account of every violation in the failure block (other plugins reformat exception groups)."""
+    text = getattr(report, "conformance_text", None)
+    if text is not None:
+        report.longrepr = text
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
+    return outcome.progress_status(report)
+
+
+_VERDICT_KEY = pytest.StashKey[dict]()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if has_run(session.config):
+        result = finish.finish(current_run(session.config), exitstatus)
+        session.exitstatus = result["exit_code"]
+        session.config.stash[_VERDICT_KEY] = result
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if _VERDICT_KEY in config.stash:
+        finish.print_summary(current_run(config), config.stash[_VERDICT_KEY], terminalreporter,
+                             verbose=config.option.verbose > 0)
