@@ -8,6 +8,7 @@ measures (`Bench.code_root`, put first on sys.path by the script that runs them)
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import platform
 import sys
@@ -16,12 +17,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from process import display_command, load_average, schemathesis_command, timed_process
+from process import ROOT, display_command, load_average, schemathesis_command, timed_process
 from suite_run import Bench
 
 FROM_NUMBER = "+15005550006"  # numbers that dial nobody on the reference (and on Twilio-style test setups)
 TO_NUMBER = "+15005550001"
 EXTERNAL_WINDOW = 60.0
+CALL_LENGTH = 10.0  # seconds a call lasts on the reference with its standard timings
+QUOTA = "600/5m"  # jambonz's default quota, shared by all the clients of a deployment
+TIGHT_QUOTA = "100/20s"  # small enough that a `-m "not slow"` run has to wait for it
+SELFTEST_REPORT = ROOT / "reports" / "selftest.json"
 
 Runs = list[dict[str, Any]]
 
@@ -84,14 +89,18 @@ def external_args(running: Any, window: float = EXTERNAL_WINDOW) -> tuple[list[s
 
 
 def external(bench: Bench, name: str, extra: list[str], window: float = EXTERNAL_WINDOW,
-             call_length: float | None = None) -> dict[str, Any]:
+             call_length: float | None = None, quota: str | None = None, quota_headers: bool = True) -> dict[str, Any]:
     """A run against a reference server treated as an external target (standard timings: 10 s calls;
-    `call_length` scales them to calls of that length)."""
+    `call_length` scales them to calls of that length; `quota` makes the server enforce one, as jambonz does,
+    announced in RateLimit-* headers unless `quota_headers` is False)."""
+    from conformance.contract.quota import parse_quota
     from conformance.reference.settings import STANDARD_TIMINGS, ReferenceSettings
     from server_counter import start_counting_reference
 
     timings = STANDARD_TIMINGS.scaled(call_length / STANDARD_TIMINGS.call_length) if call_length else STANDARD_TIMINGS
-    running, counter = start_counting_reference(ReferenceSettings(port=0, window=window, timings=timings))
+    settings = ReferenceSettings(port=0, window=window, timings=timings, quota=parse_quota(quota) if quota else None,
+                                 quota_headers=quota_headers)
+    running, counter = start_counting_reference(settings)
     try:
         args, env = external_args(running, window)
         return bench.suite_run(name, args + extra, env, counter)
@@ -110,6 +119,38 @@ def window(bench: Bench, runs: int) -> dict[str, Runs]:
         "window_only": [external(bench, "window-only", ["-m", "window"]) for _ in range(runs)],
         "whole": [external(bench, "window-whole", []) for _ in range(runs)],
     }
+
+
+def rate_limited(bench: Bench, runs: int) -> dict[str, Runs]:
+    """Complete runs (--window 60) against a reference enforcing jambonz's quota, announced in its headers and
+    unannounced with the suite given --rate-limit; and a `-m "not slow"` run against a quota it must wait for."""
+    return {
+        "announced": [external(bench, "quota-announced", [], quota=QUOTA) for _ in range(runs)],
+        "unannounced": [external(bench, "quota-unannounced", ["--rate-limit", QUOTA], quota=QUOTA, quota_headers=False)
+                        for _ in range(runs)],
+        "tight": [external(bench, "quota-tight", ["-m", "not slow"], quota=TIGHT_QUOTA) for _ in range(runs)],
+    }
+
+
+# --- the self-test's score ----------------------------------------------------------------------------
+
+
+def selftest_score(path: Path = SELFTEST_REPORT, expected_faults: int | None = None) -> dict[str, Any]:
+    """What the last self-test (`python -m pytest -m selftest`) wrote: faults caught of how many, the commit it
+    tested when it says, else when the file was written; `complete` when it ran every fault of the reference."""
+    if expected_faults is None:
+        from conformance.reference import FAULTS
+
+        expected_faults = len(FAULTS)
+    found: dict[str, Any] = {"expected_faults": expected_faults, "complete": False}
+    try:
+        score = json.loads(path.read_text(encoding="utf-8"))
+        modified = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+    except (OSError, ValueError):
+        return found
+    found.update(faults_caught=score.get("faults_caught"), faults=score.get("faults"), commit=score.get("commit"),
+                 modified=modified.strftime("%Y-%m-%d %H:%M UTC"), complete=score.get("faults") == expected_faults)
+    return found
 
 
 # --- property-test throughput -----------------------------------------------------------------------
@@ -155,7 +196,8 @@ def plain_schemathesis(bench: Bench) -> dict[str, Any]:
 def throughput(bench: Bench) -> dict[str, Runs]:
     """The suite's property tests (embedded, and external-style) and the plain command line."""
     results: dict[str, Runs] = {"suite_embedded": [], "suite_external": [], "plain": []}
-    selection = ["-m", "property", "--examples", str(bench.examples)]
+    # Every coverage case, as the command line sends them: the same work per run on both sides.
+    selection = ["-m", "property", "--examples", str(bench.examples), "--coverage-cases", "all"]
     for _ in range(bench.runs):  # interleaved, so that a change of load hits all alike
         results["suite_embedded"].append(bench.suite_run("property-suite-embedded", selection))
         results["suite_external"].append(external(bench, "property-suite-external", selection))

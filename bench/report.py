@@ -7,14 +7,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from measurements import EXTERNAL_WINDOW, FROM_NUMBER, TO_NUMBER
+from measurements import CALL_LENGTH, EXTERNAL_WINDOW, FROM_NUMBER, QUOTA, TIGHT_QUOTA, TO_NUMBER
 from tables import Summary, markdown_table, median_cell, number, ratio, spread_cell, summarize, verdict_of
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
 EXTERNAL_MAX_CALLS = 10  # the suite's default --max-calls: the target of an external run
-THROUGHPUT_TARGET = 0.9  # suite rate / plain Schemathesis rate
-WINDOW_SLACK = 60.0  # a window run may add at most this much beyond the window
+MAX_REQUESTS = 300  # per complete external run: half of jambonz's 600 per 5 minutes, which all its clients share
+THROUGHPUT_TARGET = 1.0  # suite rate / plain Schemathesis rate
+# Time to verdict: a run may end at most VERDICT_SLACK after what it must wait for (the call it follows; with a
+# window, the window too). Times are judged on the median (load moves them), counts on every run.
+VERDICT_SLACK = 3.0
+EMBEDDED_TARGET = 5.0  # seconds: the default run against the embedded reference
+EXTERNAL_TARGET = CALL_LENGTH + VERDICT_SLACK
+WINDOW_TARGET = EXTERNAL_WINDOW + CALL_LENGTH + VERDICT_SLACK
 HOSTILE_MEMORY_TARGET = 400.0  # MiB: peak RSS of a run against a 2 GB list body (the body size cap holds)
 
 # Sections other scripts write at the end of docs/benchmarks.md, in this order; bench/run.py keeps them.
@@ -26,6 +32,14 @@ FLEET_MARK = "<!-- fleet section: written by bench/fleet.py -->"
 # for client and server), so its ratio is shown for information only. (key, label, judged)
 SUITE_VARIANTS = (("suite_external", "suite, same server as the command line (external-style)", True),
                   ("suite_embedded", "suite, embedded reference (server in the suite's process)", False))
+
+# The runs against a reference enforcing a quota (measurements.rate_limited): (key, label, requests judged)
+QUOTA_VARIANTS = (
+    ("announced", f"complete run (`--window 60`), reference with a {QUOTA} quota announced in RateLimit-* headers", True),
+    ("unannounced", f"complete run (`--window 60`), reference with a {QUOTA} quota not announced, "
+                    f"suite given `--rate-limit {QUOTA}`", True),
+    ("tight", f"`-m \"not slow\"`, reference with a {TIGHT_QUOTA} quota announced (the run must wait)", False),
+)
 
 Runs = Sequence[dict[str, Any]]
 
@@ -49,6 +63,17 @@ def _rate(run: dict[str, Any], over: str = "wall") -> float | None:
 def _row(label: str, summary: Summary | None, unit: str, digits: int = 1, target: str = "–", status: str = "–") -> list[str]:
     return [label, median_cell(summary, unit, digits), spread_cell(summary, digits),
             str(summary.count) if summary else "0", target, status]
+
+
+def _at_most(summary: Summary | None, limit: float, unit: str = "", every_run: bool = True) -> tuple[str, str]:
+    """The target cell `≤ limit` and its status, judged on every run (the highest) or on the median."""
+    value = None if summary is None else (summary.high if every_run else summary.median)
+    return f"≤ {limit:g}{' ' + unit if unit else ''}", verdict_of(value, lambda v: v <= limit)
+
+
+def _refusals(run: dict[str, Any]) -> int | None:
+    """429 answers the server gave in a run."""
+    return run["server"].get("by_status", {}).get("429", 0) if "server" in run else None
 
 
 def _outside_tests(run: dict[str, Any]) -> float | None:
@@ -107,8 +132,9 @@ def _run_time_rows(results: dict[str, Any]) -> list[list[str]]:
     not_slow = results.get("embedded_not_slow", [])
     rows: list[list[str]] = []
     if default:
-        rows.append(_row("default run, embedded reference (`calls-conformance --no-html`): wall time",
-                         summarize(_values(default, "wall_seconds")), "s"))
+        wall = summarize(_values(default, "wall_seconds"))
+        rows.append(_row("default run, embedded reference (`calls-conformance --no-html`): wall time", wall, "s", 1,
+                         *_at_most(wall, EMBEDDED_TARGET, "s", every_run=False)))
         rows.append(_row("  of which pytest session (verdict `duration_seconds`)",
                          summarize(_values(default, "pytest_seconds")), "s"))
         rows.append(_row("  of which outside the tests (start-up, collection, session end)",
@@ -165,28 +191,52 @@ def _target_rows(results: dict[str, Any]) -> list[list[str]]:
                          verdict_of(created.high if created and target else None, lambda v: v <= (target or 0))))
         rows.append(_row(f"requests per {label} (server)", summarize(_values(runs, "server", "requests")), "", 0))
     if external:
-        rows.append(_row("external-style run (`-m \"not slow\"`, `--window 60`): wall time",
-                         summarize(_values(external, "wall_seconds")), "s"))
+        wall = summarize(_values(external, "wall_seconds"))
+        rows.append(_row("external-style run (`-m \"not slow\"`, `--window 60`): wall time", wall, "s", 1,
+                         *_at_most(wall, EXTERNAL_TARGET, "s", every_run=False)))
     return rows
 
 
 def _window_rows(window_runs: dict[str, Runs]) -> list[list[str]]:
-    """The window runs' wall time and what they add beyond the window (judged for `-m window`)."""
+    """The window runs' wall time, what they add beyond the window, and the requests of the whole (complete) run."""
     rows: list[list[str]] = []
     for key, label in (("window_only", "window run `-m window`, `--window 60`: wall time"),
                        ("whole", "whole run with `--window 60`: wall time")):
         runs = window_runs.get(key) or []
         if not runs:
             continue
-        judged = key == "window_only"
         wall = summarize(_values(runs, "wall_seconds"))
-        rows.append(_row(label, wall, "s", 1, f"≤ {EXTERNAL_WINDOW + WINDOW_SLACK:g} s" if judged else "–",
-                         verdict_of(wall.high if wall and judged else None,
-                                    lambda v: v <= EXTERNAL_WINDOW + WINDOW_SLACK)))
-        added = summarize((r["wall_seconds"] - EXTERNAL_WINDOW) for r in runs)
-        rows.append(_row("  added beyond the 60 s window", added, "s", 1,
-                         f"≤ {WINDOW_SLACK:g} s" if judged else "–",
-                         verdict_of(added.high if added and judged else None, lambda v: v <= WINDOW_SLACK)))
+        rows.append(_row(label, wall, "s", 1, *_at_most(wall, WINDOW_TARGET, "s", every_run=False)))
+        rows.append(_row("  added beyond the 60 s window", summarize((r["wall_seconds"] - EXTERNAL_WINDOW) for r in runs), "s"))
+        if key == "whole":
+            requests = summarize(_values(runs, "server", "requests"))
+            rows.append(_row("  requests per complete external run (server)", requests, "", 0,
+                             *_at_most(requests, MAX_REQUESTS)))
+    return rows
+
+
+def _quota_rows(rate_limited: dict[str, Runs]) -> list[list[str]]:
+    """The runs against a reference enforcing a quota: what they sent, how long they waited, the 429s they met."""
+    rows: list[list[str]] = []
+    for key, label, judged in QUOTA_VARIANTS:
+        runs = rate_limited.get(key) or []
+        if not runs:
+            continue
+        requests = summarize(_values(runs, "server", "requests"))
+        rows.append(_row(f"{label}: requests (server)", requests, "", 0,
+                         *(_at_most(requests, MAX_REQUESTS) if judged else ("–", "–"))))
+        rows.append(_row("  calls created (server store)", summarize(_values(runs, "server", "calls_stored")), "", 0))
+        rows.append(_row("  wall time", summarize(_values(runs, "wall_seconds")), "s"))
+        rows.append(_row("  waited for the quota, summed over the requests waiting at once (verdict `stats.pacing.waited_seconds`)",
+                         summarize(_values(runs, "suite_stats", "pacing", "waited_seconds")), "s"))
+        refused = summarize(_refusals(r) for r in runs)
+        rows.append(_row("  429 answers (server)", refused, "", 0, "0",
+                         verdict_of(refused.high if refused else None, lambda v: v == 0)))
+        paced = sorted({f"{r.get('verdict', 'no verdict')}, paced to "
+                        f"{(r.get('suite_stats', {}).get('pacing') or {}).get('quota') or 'no quota'} "
+                        f"({(r.get('suite_stats', {}).get('pacing') or {}).get('source') or '–'})" for r in runs})
+        rows.append(["  verdict, and the quota the run kept to (verdict `stats.pacing`)", "; ".join(paced), "–",
+                     str(len(runs)), "–", "–"])
     return rows
 
 
@@ -201,11 +251,46 @@ def _hostile_memory_rows(hostile: Runs) -> list[list[str]]:
 
 def results_section(results: dict[str, Any]) -> list[str]:
     rows = (_run_time_rows(results) + _throughput_rows(results.get("throughput", {})) + _target_rows(results)
-            + _window_rows(results.get("window", {})) + _hostile_memory_rows(results.get("hostile_memory") or []))
+            + _window_rows(results.get("window", {})) + _quota_rows(results.get("rate_limited", {}))
+            + _hostile_memory_rows(results.get("hostile_memory") or []))
     lines = ["## Results", "", markdown_table(["measurement", "median", "min – max", "runs", "target", "status"], rows), ""]
     if not results.get("window", {}):
         lines += ["The real-time window run was not measured in this benchmark run (`bench/run.py --with-window`).", ""]
     return lines
+
+
+def _complete_run_requests(results: dict[str, Any]) -> tuple[str, Summary | None]:
+    """Requests per complete external run: the window run's, else the one against the announced quota's."""
+    for label, runs in (("whole run, `--window 60`", results.get("window", {}).get("whole")),
+                        (f"complete run against the announced {QUOTA} quota",
+                         results.get("rate_limited", {}).get("announced")),
+                        ("external-style `-m \"not slow\"`, not a complete run", results.get("external_not_slow"))):
+        if runs:
+            return label, summarize(_values(runs, "server", "requests"))
+    return "not measured", None
+
+
+def selftest_section(results: dict[str, Any]) -> list[str]:
+    """The self-test's kill rate beside the requests a run sends for it."""
+    score = results.get("selftest")
+    if score is None:
+        return []
+    if score.get("complete"):
+        caught, faults = score["faults_caught"], score["faults"]
+        source = (f"commit {score['commit']}" if score.get("commit")
+                  else f"it records no commit; the file was written {score['modified']}")
+        label, requests = _complete_run_requests(results)
+        rows = [[f"faults caught by the self-test (reports/selftest.json; {source})", f"{caught} / {faults}"],
+                [f"requests per external run (this benchmark: {label}; server, median)", median_cell(requests, "", 0)],
+                ["requests per fault caught", number(ratio(requests.median if requests else None, caught), 1)]]
+    else:
+        why = ("there is none" if score.get("faults") is None
+               else f"the one there is of a partial run: {score['faults']} of {score['expected_faults']} faults")
+        rows = [["faults caught by the self-test", f"run `python -m pytest -m selftest` first ({why})"]]
+    return ["## Requests per fault caught", "",
+            "The self-test runs the suite against every fault of the reference (`conformance.reference.FAULTS`);",
+            "a complete one is set beside the requests one external run sends.", "",
+            markdown_table(["measurement", "value"], rows), ""]
 
 
 def file_times_section(results: dict[str, Any]) -> list[str]:
@@ -270,7 +355,8 @@ def throughput_section(results: dict[str, Any]) -> list[str]:
             "external-style suite run test a reference server (standard timings, window 60 s) that the",
             "benchmark hosts in its own process: that pair is the like-for-like comparison the target applies",
             "to. The embedded suite run tests the reference it starts itself, which serves from the suite's",
-            "own process (one interpreter for client and server). The suite runs `-m property`: its",
+            "own process (one interpreter for client and server). The suite runs `-m property --coverage-cases all`",
+            f"`--examples {results['examples']}` (the same workload as the command line; its default sends far fewer): its",
             "Schemathesis tests (examples, coverage and fuzzing phases; positive and negative modes, creates",
             "split into a valid-create and an invalid-create test). The command line gets the",
             f"same examples ({results['examples']}), checks (`conformance/runner/property_tests.py` CHECKS), phases and modes,",
@@ -287,9 +373,14 @@ def throughput_section(results: dict[str, Any]) -> list[str]:
 def calls_section(results: dict[str, Any]) -> list[str]:
     """Calls created and requests sent, as the server counted them and as the verdict reports them."""
     counting_rows = []
+    quota = results.get("rate_limited", {})
     for label, runs in (("embedded default", results.get("embedded_default", [])),
                         ("embedded `-m \"not slow\"`", results.get("embedded_not_slow", [])),
-                        ("external-style `-m \"not slow\"`", results.get("external_not_slow", []))):
+                        ("external-style `-m \"not slow\"`", results.get("external_not_slow", [])),
+                        ("whole run, `--window 60`", results.get("window", {}).get("whole", [])),
+                        (f"whole run, {QUOTA} quota announced", quota.get("announced", [])),
+                        (f"whole run, {QUOTA} quota not announced, `--rate-limit`", quota.get("unannounced", [])),
+                        (f"`-m \"not slow\"`, {TIGHT_QUOTA} quota announced", quota.get("tight", []))):
         if not runs:
             continue
         counting_rows.append([
@@ -364,7 +455,8 @@ def _all_runs(results: dict[str, Any]) -> list[dict[str, Any]]:
             + results.get("external_not_slow", [])
             + [r for runs_ in results.get("default_variants", {}).values() for r in runs_]
             + throughput.get("suite_embedded", []) + throughput.get("suite_external", []) + throughput.get("plain", [])
-            + window_runs.get("window_only", []) + window_runs.get("whole", []))
+            + window_runs.get("window_only", []) + window_runs.get("whole", [])
+            + [r for runs_ in results.get("rate_limited", {}).values() for r in runs_])
 
 
 def method_section(results: dict[str, Any]) -> list[str]:
@@ -393,6 +485,12 @@ def method_section(results: dict[str, Any]) -> list[str]:
               "  and \"without any bytecode cache\" rows show what a run costs without those caches: a first run or",
               "  CI in a fresh clone; an image without .pyc files that sets `PYTHONDONTWRITEBYTECODE` (every module",
               "  compiled from source, including pytest's assertion rewriting of Hypothesis and Schemathesis).",
+              "- The quota runs start that reference with a quota (`ReferenceSettings(quota=...)`) enforced as",
+              "  jambonz enforces it: one fixed window shared by all clients, RateLimit-* headers on every answer",
+              "  (unless not announced), 429 with Retry-After past it. The 429 answers are counted on the server.",
+              f"- Targets: at most {MAX_REQUESTS} requests per complete external run; a run ends at most",
+              f"  {VERDICT_SLACK:g} s after what it must wait for ({CALL_LENGTH:g} s calls, the {EXTERNAL_WINDOW:g} s window);",
+              f"  the embedded default run within {EMBEDDED_TARGET:g} s. Times are judged on the median, counts on every run.",
               "- CPU s is user + system time of the measured process (from the kernel's accounting of this",
               "  script's children): less sensitive to other work on the machine than wall time.",
               "- Medians and min – max are over the runs; the load average is the 1-minute one.", ""]
@@ -402,7 +500,7 @@ def method_section(results: dict[str, Any]) -> list[str]:
     return lines
 
 
-SECTIONS = (machine_section, results_section, file_times_section, throughput_section, calls_section,
+SECTIONS = (machine_section, results_section, selftest_section, file_times_section, throughput_section, calls_section,
             profile_section, hypothesis_section, method_section)
 
 

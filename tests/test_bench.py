@@ -116,11 +116,22 @@ def _suite_run(name: str, wall: float, calls: int, requests: int, **extra) -> di
             **extra}
 
 
+def _quota_run(name: str, wall: float, requests: int, refused: int, waited: float, quota: str | None,
+               source: str | None) -> dict:
+    run_ = _suite_run(name, wall, 6, requests)
+    run_["server"]["by_status"] = {"200": requests - refused, **({"429": refused} if refused else {})}
+    run_["suite_stats"]["pacing"] = {"quota": quota, "source": source, "waited_seconds": waited, "answers_429": refused}
+    return run_
+
+
+MACHINE = {"date": "2026-11-26 21:00 UTC", "cores": 2, "platform": "Linux", "machine": "x86_64",
+           "python": "3.11.7", "versions": {"schemathesis": "4.32.5", "hypothesis": "6.170.17",
+                                            "pytest": "9.2.0", "uvicorn": "0.54.0", "requests": "2.34.2"}}
+
+
 def test_report_renders_every_section_with_targets() -> None:
     results = {
-        "machine": {"date": "2026-11-26 21:00 UTC", "cores": 2, "platform": "Linux", "machine": "x86_64",
-                    "python": "3.11.7", "versions": {"schemathesis": "4.32.5", "hypothesis": "6.170.17",
-                                                     "pytest": "9.2.0", "uvicorn": "0.54.0", "requests": "2.34.2"}},
+        "machine": MACHINE,
         "runs": 3, "quick": False, "examples": 25, "load_start": 1.5, "load_end": 2.5, "loads": [1.5, 2.0, 2.5],
         "embedded_default": [_suite_run("d", w, 113, 850) for w in (20.0, 22.0, 30.0)],
         "embedded_not_slow": [_suite_run("n", w, 112, 830) for w in (18.0, 19.0, 21.0)],
@@ -134,23 +145,49 @@ def test_report_renders_every_section_with_targets() -> None:
         },
         "window": {"window_only": [_suite_run("w", 95.0, 1, 60)], "whole": [_suite_run("ww", 130.0, 5, 500)]},
         "hostile_memory": [{"peak_rss_mib": 290.0}, {"peak_rss_mib": 300.0}, {"peak_rss_mib": 310.0}],
+        "rate_limited": {"announced": [_quota_run("qa", 74.0, 280, 0, 0.0, "600/5m", "announced")],
+                         "unannounced": [_quota_run("qu", 75.0, 320, 2, 3.5, "600/5m", "--rate-limit")],
+                         "tight": [_quota_run("qt", 48.0, 230, 0, 31.0, "100/20s", "announced")]},
+        "selftest": {"expected_faults": 70, "complete": True, "faults_caught": 70, "faults": 70, "commit": "abc1234",
+                     "modified": "2026-11-26 20:00 UTC"},
         "profile": {"wall_seconds": 25.0, "sampled_seconds": 24.0,
                     "breakdown": {"collection": {"imports": 1.0, "generation": 4.0}},
                     "top": [["add_coverage (schemathesis/x.py:1)", 4.5]]},
     }
     rendered = report.render_report(results)
-    for heading in ("## Machine", "## Results", "## Time per test file", "## Property-test throughput",
+    for heading in ("## Machine", "## Results", "## Requests per fault caught", "## Time per test file",
+                    "## Property-test throughput",
                     "## Calls and requests per run", "## Hypothesis statistics", "## Profile of one default run",
                     "## How it was measured"):
         assert heading in rendered
-    assert "| default run, embedded reference (`calls-conformance --no-html`): wall time | 22.0 s | 20.0 – 30.0 | 3 |" in rendered
+    assert ("| default run, embedded reference (`calls-conformance --no-html`): wall time | 22.0 s | 20.0 – 30.0 | 3 "
+            "| ≤ 5 s | NOT met |") in rendered
+    assert "| external-style run (`-m \"not slow\"`, `--window 60`): wall time | 41.0 s | 40.0 – 45.0 | 3 | ≤ 13 s | NOT met |" in rendered
+    assert "| requests per external-style run (server) | 390 | 390 | 3 | – | – |" in rendered  # no target: not a complete run
     assert "| calls created on the target per external-style run (server store) | 4 | 4 – 5 | 3 | ≤ 10 | met |" in rendered
     # 450 requests in 10 s against 450 in 9 s: 0.9 of the plain rate.
     # the target applies to the suite against the same server as the command line; embedded is informative
-    assert "ratio to plain `st run` (per interleaved pair) | 0.26 | 0.26 | 1 | ≥ 0.9 | NOT met |" in rendered
+    assert "ratio to plain `st run` (per interleaved pair) | 0.26 | 0.26 | 1 | ≥ 1.0 | NOT met |" in rendered
     assert "ratio to plain `st run` (per interleaved pair; for information) | 0.90 | 0.90 | 1 | – | – |" in rendered
-    assert "| window run `-m window`, `--window 60`: wall time | 95.0 s | 95.0 | 1 | ≤ 120 s | met |" in rendered
-    assert "|   added beyond the 60 s window | 35.0 s | 35.0 | 1 | ≤ 60 s | met |" in rendered
+    # a window run may end 10 s (its call) + 3 s after the 60 s window; a complete run sends at most 300 requests
+    assert "| window run `-m window`, `--window 60`: wall time | 95.0 s | 95.0 | 1 | ≤ 73 s | NOT met |" in rendered
+    assert "|   added beyond the 60 s window | 35.0 s | 35.0 | 1 | – | – |" in rendered
+    assert "|   requests per complete external run (server) | 500 | 500 | 1 | ≤ 300 | NOT met |" in rendered
+    # against a quota: the requests of a complete run judged, 429s judged (none), the wait shown
+    assert ("| complete run (`--window 60`), reference with a 600/5m quota announced in RateLimit-* headers: "
+            "requests (server) | 280 | 280 | 1 | ≤ 300 | met |") in rendered
+    assert "suite given `--rate-limit 600/5m`: requests (server) | 320 | 320 | 1 | ≤ 300 | NOT met |" in rendered
+    assert "|   429 answers (server) | 0 | 0 | 1 | 0 | met |" in rendered
+    assert "|   429 answers (server) | 2 | 2 | 1 | 0 | NOT met |" in rendered
+    assert "the run must wait): requests (server) | 230 | 230 | 1 | – | – |" in rendered
+    assert "|   waited for the quota, summed over the requests waiting at once (verdict `stats.pacing.waited_seconds`) | 31.0 s | 31.0 | 1 | – | – |" in rendered
+    assert "| CONFORMANT, paced to 100/20s (announced) | – | 1 | – | – |" in rendered
+    assert "| CONFORMANT, paced to 600/5m (--rate-limit) | – | 1 | – | – |" in rendered
+    assert "| whole run, 600/5m quota announced | 6 | 6 | 280 | 270 |" in rendered
+    # the kill rate beside the requests of the complete (window) run
+    assert "| faults caught by the self-test (reports/selftest.json; commit abc1234) | 70 / 70 |" in rendered
+    assert "| requests per external run (this benchmark: whole run, `--window 60`; server, median) | 500 |" in rendered
+    assert "| requests per fault caught | 7.1 |" in rendered
     assert "| test_lifecycle.py | 16.00 (14.00 – 24.00) |" in rendered
     assert "| default run started in an empty directory (cold Hypothesis cache): wall time | 25.0 s |" in rendered
     assert "| default run without any bytecode cache (`PYTHONDONTWRITEBYTECODE=1`, empty `PYTHONPYCACHEPREFIX`): wall time | 27.0 s |" in rendered
@@ -170,6 +207,33 @@ def test_report_without_optional_parts_says_the_window_was_not_measured() -> Non
     assert "window run was not measured" in rendered
     assert "d exited 1 (NOT CONFORMANT)" in rendered
     assert "## Profile" not in rendered and "## Property-test throughput" not in rendered
+
+
+def _selftest_results(selftest: dict | None, **runs) -> dict:
+    return {"machine": MACHINE, "runs": 1, "quick": True, "examples": 3, "load_start": None, "load_end": None,
+            "loads": [], "throughput": {}, "selftest": selftest, **runs}
+
+
+def test_the_kill_rate_needs_a_complete_self_test_and_says_when_its_file_has_no_commit(tmp_path: Path) -> None:
+    path = tmp_path / "selftest.json"
+    assert measurements.selftest_score(path, 70) == {"expected_faults": 70, "complete": False}
+    path.write_text(json.dumps({"faults_caught": 3, "faults": 3, "wall_seconds": 12.9}), encoding="utf-8")
+    partial = measurements.selftest_score(path, 70)
+    assert partial["complete"] is False and partial["faults"] == 3 and partial["commit"] is None
+    rendered = report.render_report(_selftest_results(partial))
+    assert "run `python -m pytest -m selftest` first (the one there is of a partial run: 3 of 70 faults)" in rendered
+    missing = report.render_report(_selftest_results(measurements.selftest_score(tmp_path / "none.json", 70)))
+    assert "run `python -m pytest -m selftest` first (there is none)" in missing
+
+    path.write_text(json.dumps({"faults_caught": 68, "faults": 70}), encoding="utf-8")
+    complete = measurements.selftest_score(path, 70)
+    assert complete["complete"] is True and complete["modified"].endswith("UTC")
+    # without the window run, the requests are those of the complete run against the announced quota
+    rendered = report.render_report(_selftest_results(
+        complete, rate_limited={"announced": [_quota_run("qa", 74.0, 272, 0, 0.0, "600/5m", "announced")]}))
+    assert f"(reports/selftest.json; it records no commit; the file was written {complete['modified']}) | 68 / 70 |" in rendered
+    assert "complete run against the announced 600/5m quota; server, median) | 272 |" in rendered
+    assert "| requests per fault caught | 4.0 |" in rendered
 
 
 def _frame(function: str, path: str, time: float, *children) -> SimpleNamespace:
@@ -229,8 +293,9 @@ def test_the_loads_recorded_are_those_before_every_suite_and_command_line_run() 
     results = {"embedded_default": [{"load_before": 1.0}], "embedded_not_slow": [{"load_before": 2.0}],
                "default_variants": {"fresh_directory": [{"load_before": 3.0}]},
                "throughput": {"plain": [{"load_before": 4.0}]}, "external_not_slow": [{"load_before": 5.0}],
-               "window": {"whole": [{"load_before": 6.0}]}, "hostile_memory": [{"peak_rss_mib": 300.0}]}
-    assert sorted(r["load_before"] for r in run.measured_runs(results)) == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+               "window": {"whole": [{"load_before": 6.0}]}, "hostile_memory": [{"peak_rss_mib": 300.0}],
+               "rate_limited": {"tight": [{"load_before": 7.0}]}}
+    assert sorted(r["load_before"] for r in run.measured_runs(results)) == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
 
 
 def test_a_measured_run_imports_the_measured_code_first_and_none_of_the_target_settings(monkeypatch) -> None:
@@ -333,7 +398,10 @@ def test_time_to_verdict_section_sits_before_the_fleet_section_and_survives_the_
     runs = {"external-not-slow": [{"wall_seconds": 13.0, "server": {"requests": 600}, "suite_stats": {"calls_created": 4},
                                    "verdict": "INCOMPLETE"}]}
     table = tables.markdown_table(["run", "wall", "goal", "met", "requests", "calls", "verdict"], ttv.rows(runs))
-    assert "| external-not-slow | 13.0 | ≤ 15 s | yes | 600 | 4 | INCOMPLETE |" in table
+    assert "| external-not-slow | 13.0 | ≤ 13 s | yes | 600 | 4 | INCOMPLETE |" in table
+    window = ttv.rows({"window-whole": [{"wall_seconds": 73.5, "server": {"requests": 290}}],
+                       "embedded-default": [{"wall_seconds": 4.9}]})
+    assert window[0][2:4] == ["≤ 73 s", "no"] and window[1][2:4] == ["≤ 5 s", "yes"]
     ttv.write_section(ttv.section(table, runs, (0.5, 0.6)), output)
     ttv.write_section(ttv.section(table, runs, (0.5, 0.7)), output)
     text = output.read_text(encoding="utf-8")

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 from conformance.runner.safe_creates import INVALID_DIALS_EXTERNAL
 from conformance.reference import ReferenceSettings, start_reference
@@ -61,3 +62,31 @@ def test_calls_the_run_made_in_the_second_account_are_deleted_there(tmp_path: Pa
         still = {r.call_sid for r in server.app.state.store.calls(other.sid)}
     assert made_there, f"the run made no call in the second account\n{done.stdout[-2000:]}"
     assert still.isdisjoint(made_there), f"still held in the second account: {sorted(still & set(made_there))}"
+
+
+def test_the_cleanup_waits_out_a_quota_other_clients_spent_and_deletes_every_call() -> None:
+    """Whatever the run and the deployment's other clients spent of its quota, the run's calls are deleted: the
+    cleanup waits for the window to reset (within its own budget) instead of giving up on a 429."""
+    from conformance.contract.quota import Quota
+    from conformance.deployment.config import resolve
+    from conformance.runner.cleanup import clean_up
+    from conformance.runner.run import open_run
+
+    settings = ReferenceSettings.fast(window=600.0, seeded_calls=0, quota=Quota(12, 3.0))
+    with start_reference(settings) as server:
+        account = server.accounts[0]
+        cfg = resolve({"base_url": server.base_url, "account_sid": account.sid, "token": account.token,
+                       "allow_create": True, "from_number": "+15005550006", "to_number": "+15005550001"})
+        run = open_run(cfg)
+        for _ in range(3):
+            response = run.api.create_call(cfg.create_payload())
+            run.budget.remember(response.json()["sid"], cfg.create_payload())
+        url = f"{server.base_url}/Accounts/{account.sid}/Calls"
+        headers = {"Authorization": f"Bearer {account.token}"}
+        # Another client of the deployment spends the rest of the window, and more.
+        statuses = [requests.get(url, headers=headers, timeout=5).status_code for _ in range(15)]
+        assert 429 in statuses
+        clean_up(run)
+        left = [r.call_sid for r in server.app.state.store.calls(account.sid)]
+    assert run.leftovers == [] and left == []
+    assert run.api.session.pacer.summary()["answers_429"] >= 1

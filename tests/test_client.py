@@ -12,7 +12,7 @@ from conformance.deployment.api import MAX_JSON_DEPTH, ApiClient, BodyUnusable, 
 from conformance.deployment.exchange import MAX_BODY_CHARS, ExchangeLog
 from conformance.deployment.failures import RateLimited, TargetFailed, TargetUnavailable
 from conformance.deployment.guard import Breaker
-from conformance.deployment.pacing import RateLimiter
+from conformance.deployment.pacing import Pacer
 from conformance.deployment.redaction import REDACT, REDACTED, Redactor
 from conformance.deployment.transport import KEPT_OVER_CAP, TargetSession
 from hostile import Hostile
@@ -51,7 +51,7 @@ def server():
 
 def client_for(base_url, log=None, token=TOKEN):
     REDACT.add(TOKEN)
-    session = TargetSession(timeout=2, verify=True, limiter=RateLimiter(0), log=log or ExchangeLog(),
+    session = TargetSession(timeout=2, verify=True, pacer=Pacer(), log=log or ExchangeLog(),
                             token_envs={TOKEN: "CALLS_API_TOKEN"}, max_429_retries=2)
     return ApiClient(base_url, "acct", token, session)
 
@@ -99,21 +99,12 @@ def test_unreachable_target_is_one_line():
     assert "\n" not in message and len(message) < 300
 
 
-def test_rate_limiter_spaces_requests():
-    import time
-    limiter = RateLimiter(50)
-    started = time.monotonic()
-    for _ in range(6):
-        limiter.wait()
-    assert time.monotonic() - started >= 5 / 50 * 0.9
-
-
 # --- hostile answers: bounded exchanges, one failure class, redaction that cannot be cut -------------
 
 
 def hostile_client(target, *, timeout=1.0, budget=None, max_body_bytes=1024 * 1024, on_wait=None):
     REDACT.add(TOKEN)
-    session = TargetSession(timeout=timeout, verify=True, limiter=RateLimiter(0), log=ExchangeLog(),
+    session = TargetSession(timeout=timeout, verify=True, pacer=Pacer(), log=ExchangeLog(),
                             token_envs={TOKEN: "CALLS_API_TOKEN"}, max_429_retries=2, max_body_bytes=max_body_bytes,
                             budget=budget, on_wait=on_wait)
     return ApiClient(target.base_url, "acct", TOKEN, session)

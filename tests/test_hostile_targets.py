@@ -67,7 +67,8 @@ CASES: dict[str, Case] = {
     "429-huge-retry-after": Case("rate-limited"),
     "429-after-the-first": Case("rate-limited", 1),
     "429-short-retry-after": Case("rate-limited", server={"retry_after": 1}),
-    "token-echoed": Case("echo", 1, upstream=True, server={"offsets": OFFSETS}),
+    # Every coverage case: the run must get an answer at each offset.
+    "token-echoed": Case("echo", 1, upstream=True, options=("--coverage-cases", "all"), server={"offsets": OFFSETS}),
     "budget-runs-out": Case("slow", 1, upstream=True, options=("--request-timeout", "3", "--run-budget", "8"),
                             server={"delay": 0.4}),
 }

@@ -9,7 +9,7 @@ import pytest
 from conformance.judgement.checks import RequirementViolation
 from conformance.deployment.api import ApiClient
 from conformance.deployment.exchange import ExchangeLog
-from conformance.deployment.pacing import RateLimiter
+from conformance.deployment.pacing import Pacer
 from conformance.deployment.transport import TargetSession
 from conformance.evidence.history import History
 from conformance.reference import ReferenceSettings, start_reference
@@ -18,7 +18,7 @@ from conformance.suite.test_isolation import Side, _require_call, _still_there
 
 def _owner(server) -> tuple[Side, list[str]]:
     account = server.accounts[0]
-    session = TargetSession(timeout=5, verify=True, limiter=RateLimiter(0), log=ExchangeLog(), token_envs={},
+    session = TargetSession(timeout=5, verify=True, pacer=Pacer(), log=ExchangeLog(), token_envs={},
                             history=History({account.token: account.sid}))
     client = ApiClient(server.base_url, account.sid, account.token, session)
     newest_first = sorted(server.app.state.store.calls(account.sid), key=lambda r: r.seq, reverse=True)

@@ -199,11 +199,11 @@ def test_a_session_records_a_failed_exchange_with_no_status() -> None:
 
     from conformance.deployment.exchange import ExchangeLog
     from conformance.deployment.failures import TargetUnavailable
-    from conformance.deployment.pacing import RateLimiter
+    from conformance.deployment.pacing import Pacer
     from conformance.deployment.transport import TargetSession
 
     history = History()
-    session = TargetSession(timeout=2, verify=True, limiter=RateLimiter(0), log=ExchangeLog(), token_envs={},
+    session = TargetSession(timeout=2, verify=True, pacer=Pacer(), log=ExchangeLog(), token_envs={},
                             history=history)
     with pytest.raises(TargetUnavailable):
         session.send(requests.Request("GET", f"http://127.0.0.1:9/v1/Accounts/{ACCOUNT}/Calls").prepare())

@@ -5,6 +5,7 @@ validated against the schemas of openapi.yaml."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -14,7 +15,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 import requests
@@ -668,28 +669,33 @@ def test_concurrent_creates_gets_and_deletes_from_threads_on_a_real_server() -> 
 
 
 # --------------------------------------------------------------------------------- standalone
-def test_main_prints_one_json_line_then_serves_until_stopped(capsys: Any) -> None:
+@contextlib.contextmanager
+def serving_main(argv: list[str], capsys: Any) -> Iterator[dict[str, Any]]:
+    """`main(argv)` serving in a thread: yields its start line (as JSON), then stops it; it must return 0."""
     stop = threading.Event()
     result: list[int] = []
-    thread = threading.Thread(target=lambda: result.append(
-        main(["--port", "0", "--window", "30", "--timings", "fast"], stop_event=stop)))
+    thread = threading.Thread(target=lambda: result.append(main(argv, stop_event=stop)))
     thread.start()
     try:
         deadline = time.monotonic() + 10
         out = ""
         while "\n" not in out and time.monotonic() < deadline:
-            time.sleep(0.05)
+            time.sleep(0.02)
             out += capsys.readouterr().out
-        line = json.loads(out.splitlines()[0])
+        yield json.loads(out.splitlines()[0])
+    finally:
+        stop.set()
+        thread.join(10)
+    assert result == [0]
+
+
+def test_main_prints_one_json_line_then_serves_until_stopped(capsys: Any) -> None:
+    with serving_main(["--port", "0", "--window", "30", "--timings", "fast"], capsys) as line:
         assert set(line) == {"base_url", "accounts", "window", "fault", "variant"}
         assert line["window"] == 30 and line["fault"] is None and line["variant"] is None
         assert line["accounts"][0] == {"sid": ACCOUNT_A.sid, "token": ACCOUNT_A.token}
         url = f"{line['base_url']}/Accounts/{ACCOUNT_A.sid}/Calls"
         listed(requests.get(url, headers={"Authorization": f"Bearer {ACCOUNT_A.token}"}, timeout=5))
-    finally:
-        stop.set()
-        thread.join(10)
-    assert result == [0]
 
 
 def test_the_module_runs_standalone_and_stops_on_sigterm() -> None:

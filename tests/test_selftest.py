@@ -51,8 +51,8 @@ REPORT = ROOT / "reports" / "selftest.json"
 #: Retention window of the servers and the runs (seconds): the embedded run's, long enough for a few
 #: samples inside it on a loaded machine.
 WINDOW = 4.0
-#: Property-test examples per operation and mode: the fewest that still catch every fault (measured).
-EXAMPLES = int(os.environ.get("CALLS_SELFTEST_EXAMPLES", "1"))
+#: Property-test examples per operation and mode: the suite's default unless told (what a user's run sends).
+EXAMPLES = os.environ.get("CALLS_SELFTEST_EXAMPLES")
 #: The reference's calls end within 3 s (`slow-lifecycle`); a call still live after this never ends.
 CALL_TIMEOUT = 10.0
 #: Calls each account holds from the start (a third of them ongoing for an hour): busy accounts, so that
@@ -138,9 +138,9 @@ def run_target(target: Target, reports: Path) -> Outcome:
                 "--account-sid", account, "--other-account-sid", other_account,
                 "--application-sid", applications[0], "--other-application-sid", applications[1],
                 "--allow-create", "--from-number", FROM_NUMBER, "--to-number", TO_NUMBER,
-                "--window", f"{WINDOW:g}", "--call-timeout", f"{CALL_TIMEOUT:g}", "--examples", str(EXAMPLES),
+                "--window", f"{WINDOW:g}", "--call-timeout", f"{CALL_TIMEOUT:g}",
                 "--no-html", "--reports-dir", str(reports),
-            ] + (["--strict"] if target.strict else [])
+            ] + (["--strict"] if target.strict else []) + (["--examples", EXAMPLES] if EXAMPLES else [])
             done = subprocess.run(command, cwd=ROOT, env=_environment(token, other_token), capture_output=True,
                                   text=True, timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL, check=False)
             outcome.exit_code = done.returncode
@@ -232,8 +232,11 @@ def score(outcomes: list[Outcome], wall: float) -> dict[str, Any]:
     faults = [o for o in outcomes if o.target.kind == "fault" and not o.target.strict]
     strict = [o for o in outcomes if o.target.kind == "fault" and o.target.strict]
     conformant = [o for o in outcomes if o.target.kind in ("reference", "variant")]
+    caught = sum(not o.problems for o in faults)
+    requests = [o.verdict["stats"]["requests_sent"] for o in faults if o.verdict]
     return {
-        "faults_caught": sum(not o.problems for o in faults),
+        "commit": _commit(),
+        "faults_caught": caught,
         "faults": len(faults),
         "faults_reported_under_other_requirements": sum(bool(extra_failures(o)) for o in faults),
         "strict_should_faults_caught": sum(not o.problems for o in strict),
@@ -241,7 +244,10 @@ def score(outcomes: list[Outcome], wall: float) -> dict[str, Any]:
         "false_verdicts_on_conformant": sum(bool(o.problems) for o in conformant),
         "conformant_targets": len(conformant),
         "wall_seconds": round(wall, 1),
-        "settings": {"window": WINDOW, "examples": EXAMPLES, "call_timeout": CALL_TIMEOUT,
+        # What the kill rate cost: requests of a run against a fault, and all of the faults' runs per fault caught.
+        "requests_per_run": round(sum(requests) / len(requests)) if requests else None,
+        "requests_per_fault_caught": round(sum(requests) / caught) if caught else None,
+        "settings": {"window": WINDOW, "examples": EXAMPLES or "default", "call_timeout": CALL_TIMEOUT,
                      "seeded_calls": SEEDED_CALLS, "workers": WORKERS},
         "missed": {o.target.id: o.problems for o in outcomes if o.problems},
         "also_reported": {o.target.id: extra_failures(o) for o in faults if extra_failures(o)},
@@ -252,6 +258,18 @@ def score(outcomes: list[Outcome], wall: float) -> dict[str, Any]:
                                "warnings": (o.verdict or {}).get("warnings"), "error": o.error}
                  for o in outcomes},
     }
+
+
+def _commit() -> str | None:
+    """The commit the zoo ran on (with `+changes` when the checkout differs from it), or None outside git."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
+                               text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+changes" if dirty else "")
 
 
 def _selected(session: pytest.Session) -> list[Target]:
@@ -309,7 +327,9 @@ def zoo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         f"right with --strict (SHOULD failed, ADVISORY still advice), "
         f"{result['false_verdicts_on_conformant']} false verdicts on {result['conformant_targets']} conformant "
         f"targets, "
-        f"{result['wall_seconds']:.0f} s wall time (window {WINDOW:g} s, {EXAMPLES} examples, {WORKERS} at a time); "
+        f"{result['requests_per_run']} requests per run against a fault, "
+        f"{result['wall_seconds']:.0f} s wall time (window {WINDOW:g} s, {EXAMPLES or 'default'} examples, "
+        f"{WORKERS} at a time); "
         f"written to {REPORT}")
     return {o.target.id: o for o in outcomes}
 

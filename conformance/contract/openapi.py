@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import functools
+import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
+import jsonschema_rs
 import yaml
+
+if TYPE_CHECKING:
+    import jsonschema
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 #: Bundled in the package of an installed wheel; at the repository root in a checkout.
@@ -53,17 +57,63 @@ def _resolve_refs(node: Any, components: dict[str, Any]) -> Any:
     return node
 
 
+def _component_schema(name: str) -> dict[str, Any]:
+    components = load_spec()["components"]["schemas"]
+    return _resolve_refs(components[name], components)
+
+
 @functools.lru_cache(maxsize=None)
 def component_validator(name: str) -> jsonschema.protocols.Validator:
     """A validator for `#/components/schemas/<name>` (OpenAPI 3.1 schemas are JSON Schema 2020-12)."""
-    components = load_spec()["components"]["schemas"]
-    schema = _resolve_refs(components[name], components)
+    import jsonschema  # only for the messages of schema_errors: a run that needs none does not import it
+
     validator_class = jsonschema.Draft202012Validator
-    return validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
+    return validator_class(_component_schema(name), format_checker=validator_class.FORMAT_CHECKER)
+
+
+def _is_uuid(instance: Any) -> bool:
+    """The `uuid` format exactly as jsonschema checks it (laxer than jsonschema_rs' own check: `uuid.UUID`
+    also takes e.g. a sign, an underscore or non-ASCII digits where the dashes are in place)."""
+    if not isinstance(instance, str):
+        return True
+    try:
+        uuid.UUID(instance)
+    except ValueError:
+        return False
+    return all(instance[position] == "-" for position in (8, 13, 18, 23))
+
+
+#: The formats the contract uses, each checked as jsonschema checks it, so both validators agree.
+FORMATS = {"uuid": _is_uuid}
+
+
+def _formats_in(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["format"]} if isinstance(node.get("format"), str) else set()
+        return found.union(*(_formats_in(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_formats_in(item) for item in node))
+    return set()
+
+
+@functools.lru_cache(maxsize=None)
+def fast_validator(name: str) -> jsonschema_rs.Validator | None:
+    """A compiled validator for a component schema with the same answers as `component_validator`; None when
+    the schema has a format FORMATS does not cover (jsonschema_rs may check it otherwise)."""
+    schema = _component_schema(name)
+    if not _formats_in(schema) <= FORMATS.keys():
+        return None
+    return jsonschema_rs.Draft202012Validator(schema, validate_formats=True, formats=FORMATS)
 
 
 def conforms(instance: Any, component: str) -> bool:
-    """Whether `instance` conforms to a component schema (stops at the first violation: no messages built)."""
+    """Whether `instance` conforms to a component schema (a yes/no answer: no messages built)."""
+    fast = fast_validator(component)
+    if fast is not None:
+        try:
+            return fast.is_valid(instance)
+        except (ValueError, TypeError, OverflowError):
+            pass  # not convertible to JSON for Rust (a lone surrogate, a non-string key): jsonschema decides
     return component_validator(component).is_valid(instance)
 
 

@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from conformance.contract.quota import Quota, parse_quota
+
 _PACKAGE = Path(__file__).resolve().parent.parent
 # Bundled in the wheel as conformance/profiles; fixtures/targets in a checkout.
 PROFILE_DIRS = (_PACKAGE / "profiles", _PACKAGE.parent / "fixtures" / "targets")
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 # Used when no --base-url is given: the suite starts the reference server with these settings.
-EMBEDDED_WINDOW = 4.0
+EMBEDDED_WINDOW = 2.0
 EMBEDDED_MAX_CALLS = 200
 
 
@@ -40,6 +42,26 @@ def _flag(value: Any) -> bool:
     if text in ("0", "false", "no", "off", ""):
         return False
     raise ValueError(f"expected a boolean, got {value!r}")
+
+
+def _coverage_cases(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text not in ("distinct", "all"):
+        raise ConfigError(f"--coverage-cases {value!r}: expected distinct or all")
+    return text
+
+
+def _rate_limit(value: Any) -> Quota | None:
+    """--rate-limit: a quota (`600/5m`, `10/s`) or a plain number of requests per second; 0 is none."""
+    if isinstance(value, Quota):
+        return value
+    text = str(value).strip()
+    if text in ("", "0", "0.0"):
+        return None
+    try:
+        return parse_quota(text)
+    except ValueError as error:
+        raise ConfigError(f"--rate-limit: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -80,12 +102,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("other-application-sid", "CALLS_API_OTHER_APPLICATION_SID", "Application of the second account: its calls are created with it, and a create naming it in the tested account must be refused.", metavar="SID"),
     Option("other-payload-template", "CALLS_API_OTHER_PAYLOAD_TEMPLATE", "JSON file of extra create-call fields for the second account's calls (like --payload-template).", metavar="PATH"),
     Option("max-calls", "CALLS_API_MAX_CALLS", "Most calls the run may create on the target.", int, 10, metavar="N"),
-    Option("examples", "CALLS_API_EXAMPLES", "Property-test examples per operation and generation mode.", int, 25, metavar="N"),
+    Option("examples", "CALLS_API_EXAMPLES", "Property-test examples per operation and generation mode in the fuzzing phase (the coverage phase sends one case per kind of defect and place).", int, 2, metavar="N"),
+    Option("coverage-cases", "CALLS_API_COVERAGE_CASES", "Coverage-phase cases of the property tests sent: distinct (one per kind of defect and place, the default) or all (every variant Schemathesis writes: about 450 requests more per run).", _coverage_cases, "distinct", metavar="distinct|all"),
     Option("seed", "CALLS_API_SEED", "Seed of the property tests (fixed by default so that runs are reproducible).", int, 20261126, metavar="N"),
     Option("request-timeout", "CALLS_API_REQUEST_TIMEOUT", "Most seconds one HTTP exchange may take in total (connect, headers and the whole body).", float, 15.0, metavar="SECONDS"),
     Option("run-budget", "CALLS_API_RUN_BUDGET", "Most seconds the whole run may take; when spent, the run stops sending, cleans up and ends TARGET FAILED (exit 8). Default: window + grace + 2 x call timeout + 100 x request timeout.", float, metavar="SECONDS"),
     Option("max-body-bytes", "CALLS_API_MAX_BODY_BYTES", "Largest response body read; a larger one is not read further and is no usable answer (a finding).", int, 16 * 1024 * 1024, metavar="BYTES"),
-    Option("rate-limit", "CALLS_API_RATE_LIMIT", "Most requests per second sent to the target (0: no limit).", float, 0.0, metavar="RPS"),
+    Option("rate-limit", "CALLS_API_RATE_LIMIT", "Most requests the run sends in a time, for a target that does not announce its quota in RateLimit-* header fields (one that does is paced by them): 600/5m, 10/s, or a number of requests per second (default: none).", _rate_limit, metavar="N/TIME"),
     Option("insecure", "CALLS_API_INSECURE", "Do not verify TLS certificates (verification is on by default).", _flag, False, is_flag=True),
     Option("ca-bundle", "CALLS_API_CA_BUNDLE", "CA bundle to verify the target's TLS certificate with.", metavar="PATH"),
     Option("strict", "CALLS_API_STRICT", "Treat SHOULD violations as failures (exit code 1).", _flag, False, is_flag=True),
@@ -139,12 +162,13 @@ class TargetConfig:
     other_application_sid: str | None = None
     other_extra_payload: Mapping[str, Any] = field(default_factory=dict)
     max_calls: int = 10
-    examples: int = 25
+    examples: int = 2
+    coverage_cases: str = "distinct"
     seed: int = 20261126
     request_timeout: float = 15.0
     run_budget: float = 2400.0
     max_body_bytes: int = 16 * 1024 * 1024
-    rate_limit: float = 0.0
+    rate_limit: Quota | None = None
     verify: bool | str = True
     strict: bool = False
     accept_incomplete: bool = False
@@ -195,8 +219,9 @@ class TargetConfig:
             "to_number": self.to_number or "(none)",
             "max_calls": self.max_calls,
             "examples": self.examples,
+            "coverage_cases": self.coverage_cases,
             "seed": self.seed,
-            "rate_limit_rps": self.rate_limit,
+            "rate_limit": str(self.rate_limit) if self.rate_limit else None,
             "request_timeout_seconds": self.request_timeout,
             "run_budget_seconds": self.run_budget,
             "max_body_bytes": self.max_body_bytes,
@@ -306,8 +331,8 @@ def _build(v: dict[str, Any], window_given: bool = False) -> TargetConfig:
     for name in ("window", "call_timeout", "request_timeout", "run_budget", "max_body_bytes"):
         if v[name] is not None and v[name] <= 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be greater than 0")
-    if v["max_calls"] < 0 or v["examples"] < 1 or v["rate_limit"] < 0:
-        raise ConfigError("--max-calls must be >= 0, --examples >= 1 and --rate-limit >= 0")
+    if v["max_calls"] < 0 or v["examples"] < 1:
+        raise ConfigError("--max-calls must be >= 0 and --examples >= 1")
     extra_payload = _payload_template(v["payload_template"], "payload-template")
     other_extra_payload = _payload_template(v["other_payload_template"], "other-payload-template")
     verify: bool | str = not v["insecure"]
@@ -322,6 +347,7 @@ def _build(v: dict[str, Any], window_given: bool = False) -> TargetConfig:
     run_budget = v["run_budget"] or default_run_budget(window, grace, v["call_timeout"], v["request_timeout"])
     common = dict(run_budget=run_budget, max_body_bytes=v["max_body_bytes"],
         call_timeout=v["call_timeout"], settle=v["settle"], extra_payload=extra_payload, examples=v["examples"], seed=v["seed"],
+        coverage_cases=v["coverage_cases"],
         other_extra_payload=other_extra_payload, other_application_sid=v["other_application_sid"],
         request_timeout=v["request_timeout"], rate_limit=v["rate_limit"], verify=verify, strict=v["strict"],
         accept_incomplete=v["accept_incomplete"], reports_dir=Path(v["reports_dir"]),

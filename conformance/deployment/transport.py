@@ -2,7 +2,7 @@
 Schemathesis' (which is handed the same session).
 
 Each exchange runs under one total deadline (connect, headers and the whole body), its body is read up to
-the size cap, it is spaced by the run's rate limiter and retried after a 429, and the run's guard (circuit
+the size cap, it is paced to the target's quota (pacing.py) and retried after a 429, and the run's guard (circuit
 breaker, run budget) may stop it. Each is recorded, redacted, in the test's exchange log and the run's
 history; whatever breaks it is raised as one `TargetUnavailable` with a one-line reason.
 """
@@ -23,7 +23,7 @@ from conformance import __version__
 from conformance.deployment.exchange import Exchange, ExchangeLog, body_text
 from conformance.deployment.failures import BodyStalled, RateLimited, TargetUnavailable, transport_failure
 from conformance.deployment.guard import RunGuard
-from conformance.deployment.pacing import RateLimiter, retry_after
+from conformance.deployment.pacing import Pacer
 from conformance.deployment.redaction import REDACT, redact_headers
 
 MAX_BODY_BYTES = 16 * 1024 * 1024  # default of --max-body-bytes
@@ -31,6 +31,45 @@ KEPT_OVER_CAP = 64 * 1024  # bytes kept of a body over the cap
 _CHUNK = 64 * 1024
 
 _CURRENT = threading.local()  # the deadline of the exchange the calling thread is in, and its connection
+
+
+class _Watchdog:
+    """One daemon thread that expires the connections whose response headers are late (a thread started
+    per exchange cost a thread start and two switches on every request)."""
+
+    def __init__(self) -> None:
+        self._due: dict[Any, tuple[float, Callable[[], None]]] = {}
+        self._changed = threading.Condition()
+        self._wakes_at = float("inf")  # when the thread next looks, unless woken
+        self._thread: threading.Thread | None = None
+
+    def watch(self, key: Any, when: float, expire: Callable[[], None]) -> None:
+        with self._changed:
+            self._due[key] = (when, expire)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="header-deadlines", daemon=True)
+                self._thread.start()
+            if when < self._wakes_at:
+                self._changed.notify()  # only an earlier deadline than the one it waits for needs it awake
+
+    def forget(self, key: Any) -> None:
+        with self._changed:
+            self._due.pop(key, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                now = time.monotonic()
+                expired = [self._due.pop(key)[1] for key, (when, _) in list(self._due.items()) if when <= now]
+                if not expired:
+                    self._wakes_at = min((when for when, _ in self._due.values()), default=float("inf"))
+                    self._changed.wait(None if self._wakes_at == float("inf") else self._wakes_at - now)
+                    continue
+            for expire in expired:
+                expire()
+
+
+_WATCHDOG = _Watchdog()
 
 
 class _Bounded:
@@ -45,13 +84,11 @@ class _Bounded:
             return super().getresponse(*args, **kwargs)  # type: ignore[misc]
         _CURRENT.connection = self
         # Half a second late: a target that sends nothing at all meets the socket timeout first, and is told so.
-        timer = threading.Timer(max(0.0, deadline - time.monotonic()) + 0.5, self._expire)
-        timer.daemon = True
-        timer.start()
+        _WATCHDOG.watch(self, max(time.monotonic(), deadline) + 0.5, self._expire)
         try:
             return super().getresponse(*args, **kwargs)  # type: ignore[misc]
         finally:
-            timer.cancel()
+            _WATCHDOG.forget(self)
 
     def _expire(self) -> None:
         self.expired = True
@@ -88,14 +125,14 @@ class TargetSession(requests.Session):
     """The session every request to the target goes through (see the module's docstring). One per thread:
     `sibling()` gives another thread a session of the same run, sharing its guard, pacing and history."""
 
-    def __init__(self, *, timeout: float, verify: bool | str, limiter: RateLimiter, log: ExchangeLog,
+    def __init__(self, *, timeout: float, verify: bool | str, pacer: Pacer, log: ExchangeLog,
                  token_envs: dict[str, str], max_429_retries: int = 4, max_body_bytes: int = MAX_BODY_BYTES,
                  budget: float | None = None, on_wait: Callable[[str], None] | None = None,
                  history: Any = None, guard: RunGuard | None = None) -> None:
         super().__init__()
         self.timeout = timeout
         self.verify = verify
-        self.limiter = limiter
+        self.pacer = pacer
         self.log = log
         self.history = history  # the run's conformance.evidence.history.History: every exchange is recorded in it
         self.token_envs = token_envs  # configured token -> the environment variable a curl command names
@@ -112,8 +149,8 @@ class TargetSession(requests.Session):
 
     def sibling(self, log: ExchangeLog) -> "TargetSession":
         """A session for another thread of the same run (requests sessions are not shared between threads),
-        with a log of its own, sharing the run's guard, rate limiter and history."""
-        return TargetSession(timeout=self.timeout, verify=self.verify, limiter=self.limiter, log=log,
+        with a log of its own, sharing the run's guard, pacer and history."""
+        return TargetSession(timeout=self.timeout, verify=self.verify, pacer=self.pacer, log=log,
                              token_envs=dict(self.token_envs), max_429_retries=self.max_429_retries,
                              max_body_bytes=self.max_body_bytes, history=self.history, guard=self.guard)
 
@@ -141,8 +178,10 @@ class TargetSession(requests.Session):
         kwargs["allow_redirects"] = False
         for attempt in range(self.max_429_retries + 1):
             self.guard.check_open()
-            self.limiter.wait()
+            self.pacer.wait(self.guard.remaining())
+            self.guard.check_open()
             raw = self._send_once(request, timeout, kwargs)
+            self.pacer.answered(raw.headers)
             trip = self.guard.breaker.answered(raw.status_code)
             if trip:
                 raise self.guard.stopped_answering(trip)
@@ -153,24 +192,27 @@ class TargetSession(requests.Session):
         raise RateLimited(f"{what}: still 429 Too Many Requests after {self.max_429_retries} retries")
 
     def _back_off(self, request: requests.PreparedRequest, raw: requests.Response, attempt: int) -> None:
-        """Wait before retrying a 429, within the run budget; a long wait is announced."""
-        wait, why = retry_after(raw.headers.get("Retry-After"), attempt)
+        """Wait before retrying a 429, within the run budget; a long wait is announced. On a paced run the
+        wait is the quota's (its window resets), not a sign of a target that stopped answering."""
+        wait, why = self.pacer.refused(raw.headers, attempt)
+        paced = self.pacer.paced  # the 429 itself may be the first answer to announce the quota
         left = self.max_429_retries - attempt
         path = REDACT(urlsplit(str(request.url)).path)
         remaining = self.guard.remaining()
         if left == 0:
             return
         breaker = self.guard.breaker
-        if breaker.waited + wait > breaker.RATE_LIMIT_PATIENCE:
-            raise self.guard.stop(f"target stopped answering after {self.guard.sent} requests: rate limited (429) "
-                                  f"for {breaker.waited:.0f} s with no other answer", "rate-limited")
         if remaining is not None and wait >= remaining:
             raise RateLimited(f"{request.method} {path}: 429 Too Many Requests, and waiting {wait:.0f} s ({why}) "
                               f"would outlast the run budget")
-        if wait >= 1:
+        if not (paced or self.pacer.in_cleanup) and breaker.waited + wait > breaker.RATE_LIMIT_PATIENCE:
+            raise self.guard.stop(f"target stopped answering after {self.guard.sent} requests: rate limited (429) "
+                                  f"for {breaker.waited:.0f} s with no other answer, and told to wait {wait:.0f} s "
+                                  f"more ({why})", "rate-limited")
+        if wait >= 1 and not paced:  # on a paced run the pacer tells the first 429, and the run goes on at its pace
             self.guard.on_wait(f"rate limited, waiting {wait:.0f} s ({why}), {left} tr{'y' if left == 1 else 'ies'} left")
         breaker.waited += wait
-        time.sleep(wait)
+        self.pacer.hold(wait)
 
     def _send_once(self, request: requests.PreparedRequest, timeout: float, kwargs: dict[str, Any]) -> requests.Response:
         """One exchange under a total deadline (connect, headers and the whole body), the body read up to the cap."""

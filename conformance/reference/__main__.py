@@ -2,9 +2,11 @@
 
     python -m conformance.reference --host 127.0.0.1 --port 8080 --window 600 [--fault NAME | --variant NAME]
                                     [--timings fast] [--ring-after S --answer-after S --call-length S]
+                                    [--quota 600/5m [--no-quota-headers]]
 
-Prints one JSON line when it serves (base_url, accounts with their tokens, window, fault, variant),
-then serves until Ctrl-C or SIGTERM. `--list` prints the faults and variants and exits.
+Prints one JSON line when it serves (base_url, accounts with their tokens, window, fault, variant; with a
+quota also the quota and whether its headers are sent), then serves until Ctrl-C or SIGTERM. `--list`
+prints the faults and variants and exits.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from conformance.contract.quota import Quota, parse_quota
 from conformance.reference.faults import FAULTS, VARIANTS
 from conformance.reference.server import ReferenceStartError, start_reference
 from conformance.reference.settings import TIMING_PRESETS, ReferenceSettings, Timings
@@ -41,8 +44,21 @@ def build_parser() -> argparse.ArgumentParser:
                         help="inbound calls each account has from the start (default 3)")
     parser.add_argument("--max-body", type=int, default=64 * 1024, metavar="BYTES",
                         help="largest create body accepted (default 65536)")
+    parser.add_argument("--quota", type=_quota, metavar="N/PERIOD",
+                        help="refuse requests over a quota shared by all clients with 429, e.g. 600/5m as "
+                             "jambonz does (default: no quota)")
+    parser.add_argument("--quota-headers", action=argparse.BooleanOptionalAction, default=True,
+                        help="announce the quota in RateLimit-* headers (default); --no-quota-headers enforces "
+                             "it unannounced, with Retry-After on a 429 only")
     parser.add_argument("--list", action="store_true", help="print the faults and variants, then exit")
     return parser
+
+
+def _quota(text: str) -> Quota:
+    try:
+        return parse_quota(text)
+    except ValueError as error:  # argparse shows this message as it is
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def settings_from(args: argparse.Namespace) -> ReferenceSettings:
@@ -54,7 +70,8 @@ def settings_from(args: argparse.Namespace) -> ReferenceSettings:
     )
     return ReferenceSettings(host=args.host, port=args.port, window=args.window, timings=timings,
                              seeded_calls=args.seeded_calls, max_body=args.max_body,
-                             fault=args.fault, variant=args.variant)
+                             fault=args.fault, variant=args.variant, quota=args.quota,
+                             quota_headers=args.quota_headers)
 
 
 def _print_list() -> None:
@@ -88,13 +105,16 @@ def main(argv: Sequence[str] | None = None, *, stop_event: threading.Event | Non
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous[signum] = signal.signal(signum, lambda *_: stop.set())
     try:
-        print(json.dumps({
+        started = {
             "base_url": running.base_url,
             "accounts": [{"sid": a.sid, "token": a.token} for a in running.accounts],
             "window": settings.window,
             "fault": settings.fault,
             "variant": settings.variant,
-        }), flush=True)
+        }
+        if settings.quota is not None:  # without one, the line stays as it always was
+            started.update(quota=str(settings.quota), quota_headers=settings.quota_headers)
+        print(json.dumps(started), flush=True)
         while not stop.wait(0.5) and running.running:
             pass
     except KeyboardInterrupt:

@@ -10,6 +10,9 @@ authentication and errors are decided here, in the same order for every operatio
 What each step answers is delegated to the `Behaviour` (see `behaviour.py`). Any other path answers
 404 in the same error format. An exception no step expected becomes a 500 as a last resort; it is
 counted in `app.state.unexpected_errors` so tests can show that no input reaches it.
+
+With a quota (`settings.quota`) every request is counted before all of that, whatever the behaviour: one
+over the quota answers 429, and every answer carries the quota's headers (`quota.py`).
 """
 
 from __future__ import annotations
@@ -28,11 +31,14 @@ from conformance.reference.behaviour import (
 )
 from conformance.reference.clock import Clock
 from conformance.reference.faults import behaviour_for
+from conformance.reference.quota import TOO_MANY_REQUESTS, FixedWindow, Take, quota_headers
 from conformance.reference.settings import ReferenceSettings
 
 log = logging.getLogger("conformance.reference")
 
 API_PREFIX = "/v1"
+#: What server.py asks to know that the server answers: never counted against a quota.
+READY_CHECK_PATH = API_PREFIX + "/ready-check"
 
 
 def create_app(settings: ReferenceSettings, clock: Clock | None = None) -> Starlette:
@@ -68,6 +74,7 @@ def create_app(settings: ReferenceSettings, clock: Clock | None = None) -> Starl
     app.state.behaviour = behaviour
     app.state.store = behaviour.store
     app.state.unexpected_errors = 0
+    app.state.quota_window = FixedWindow(settings.quota, clock) if settings.quota is not None else None
     return app
 
 
@@ -89,16 +96,29 @@ async def _route_not_found(behaviour: Behaviour, ctx: Context) -> Reply:
 
 async def _guarded(app: Starlette, ctx: Context, handler: Any) -> Response:
     behaviour: Behaviour = app.state.behaviour
+    window: FixedWindow | None = app.state.quota_window
+    taken = window.take() if window is not None and ctx.path != READY_CHECK_PATH else None
     try:
         try:
+            if taken is not None and not taken.allowed:  # refused before anything else, as a proxy would
+                raise HttpError(429, TOO_MANY_REQUESTS, reason="rate-limited")
             reply = await handler()
         except HttpError as error:
             reply = behaviour.error_reply(ctx, error)
-        return render(behaviour.finish(ctx, reply))
+        return render(_with_quota(app, behaviour.finish(ctx, reply), taken))
     except Exception:  # last resort: never expected, counted, logged
         app.state.unexpected_errors += 1
         log.exception("unexpected error handling %s %s", ctx.method, ctx.path)
-        return render(Reply(500, {"msg": "internal server error"}))
+        return render(_with_quota(app, Reply(500, {"msg": "internal server error"}), taken))
+
+
+def _with_quota(app: Starlette, reply: Reply, taken: Take | None) -> Reply:
+    """The reply with the quota's headers added last, so that no behaviour can lose them."""
+    if taken is None:
+        return reply
+    settings: ReferenceSettings = app.state.settings
+    assert settings.quota is not None
+    return reply.but(headers={**reply.headers, **quota_headers(settings.quota, taken, settings.quota_headers)})
 
 
 async def _handle(behaviour: Behaviour, ctx: Context, request: Request, allowed: list[str]) -> Reply:

@@ -79,7 +79,7 @@ class HttpError(Exception):
 
     `reason` names the cause for behaviours that render errors differently: no-route, method,
     auth-missing, auth-scheme, auth-empty, auth-invalid, bad-sid, forbidden, not-found, too-large,
-    media-type, bad-json, bad-body, server.
+    media-type, bad-json, bad-body, server, rate-limited.
     """
 
     def __init__(self, status: int, msg: str, headers: Mapping[str, str] | None = None, *, reason: str = "") -> None:

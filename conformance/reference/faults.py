@@ -282,7 +282,7 @@ class SchemeCaseSensitive(Behaviour):
 
 # ============================================================================== variants' classes
 _PHRASES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-            413: "Payload Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Entity"}
+            413: "Payload Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Entity", 429: "Too Many Requests"}
 _SIP_REASONS = {100: "Trying", 180: "Ringing", 183: "Session Progress", 200: "OK", 486: "Busy Here",
                 487: "Request Terminated", 503: "Service Unavailable"}
 

@@ -10,7 +10,7 @@ from types import TracebackType
 import uvicorn
 from starlette.applications import Starlette
 
-from conformance.reference.app import API_PREFIX, create_app
+from conformance.reference.app import API_PREFIX, READY_CHECK_PATH, create_app
 from conformance.reference.clock import Clock
 from conformance.reference.settings import Account, ReferenceSettings
 
@@ -128,7 +128,7 @@ def start_reference(settings: ReferenceSettings | None = None, clock: Clock | No
 
 def _wait_until_answering(running: RunningReference, deadline: float) -> None:
     """Ready check: a TCP connection and an HTTP answer from the server itself."""
-    request = f"GET {API_PREFIX}/ready-check HTTP/1.1\r\nHost: {running.host}\r\nConnection: close\r\n\r\n".encode()
+    request = f"GET {READY_CHECK_PATH} HTTP/1.1\r\nHost: {running.host}\r\nConnection: close\r\n\r\n".encode()
     while True:
         try:
             with socket.create_connection((running.host, running.port), timeout=1.0) as conn:

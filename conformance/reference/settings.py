@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from conformance.contract.quota import Quota
+
 
 @dataclass(frozen=True)
 class Account:
@@ -71,6 +73,8 @@ class ReferenceSettings:
     fault: str | None = None  # a name of faults.FAULTS
     variant: str | None = None  # a name of faults.VARIANTS
     service_url: str = "https://cpaas.example.com"
+    quota: Quota | None = None  # requests allowed per fixed window, shared by every client (None: no limit)
+    quota_headers: bool = True  # announce the quota in RateLimit-* headers (False: enforce it unannounced)
 
     def __post_init__(self) -> None:
         if self.window <= 0:
@@ -89,6 +93,10 @@ class ReferenceSettings:
             raise ValueError("seeded_calls must be >= 0 and max_body >= 1")
         if self.fault is not None and self.variant is not None:
             raise ValueError("a server runs one fault or one variant, not both")
+        if self.quota is not None and not isinstance(self.quota, Quota):
+            raise ValueError(f"quota must be a Quota (e.g. parse_quota('600/5m')), not {self.quota!r}")
+        if not isinstance(self.quota_headers, bool):
+            raise ValueError(f"quota_headers must be True or False, not {self.quota_headers!r}")
         # Unknown fault and variant names are refused where the registries are (faults.behaviour_for).
 
     @classmethod

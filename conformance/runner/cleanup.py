@@ -14,9 +14,10 @@ from conformance.deployment.failures import TargetFailed, TargetUnavailable
 from conformance.deployment.redaction import REDACT
 
 
-def cleanup_budget(cfg: TargetConfig, created: int) -> float:
-    """Seconds the cleanup may take: ten request timeouts, and one more per call to delete (at most 5 min)."""
-    return min(300.0, (10 + created) * cfg.request_timeout)
+def cleanup_budget(cfg: TargetConfig, created: int, quota_wait: float = 0.0) -> float:
+    """Seconds the cleanup may take: ten request timeouts, and one more per call to delete (at most 5 min), plus
+    the wait for a rate-limited target's quota to come back (`quota_wait`: its window, at most an hour)."""
+    return min(300.0, (10 + created) * cfg.request_timeout) + min(quota_wait, 3600.0)
 
 
 def clean_up(run: Run) -> None:
@@ -24,7 +25,10 @@ def clean_up(run: Run) -> None:
     too); `run.leftovers` lists what is still there, and why the cleanup could not finish."""
     if not run.budget.created and not run.config.allow_create:
         return  # nothing was sent that could place a call
-    run.api.session.guard.reopen(cleanup_budget(run.config, len(run.budget.created)))
+    pacer = run.api.session.pacer
+    # The requests kept for it are the cleanup's now; a 429 is waited out, within its own budget, not given up on.
+    pacer.in_cleanup = True
+    run.api.session.guard.reopen(cleanup_budget(run.config, len(run.budget.created), pacer.window()))
     problems: list[str] = []
 
     def attempt(action: Any, *args: Any) -> Any:

@@ -12,6 +12,8 @@ handed to pytest (e.g. -m "not slow", -k lifecycle, -x, -v).
 from __future__ import annotations
 
 import argparse
+import atexit
+import gc
 import os
 import sys
 from pathlib import Path
@@ -92,6 +94,9 @@ def run_suite(argv: list[str]) -> int:
     namespace, extra = parser.parse_known_args(argv)
     values = vars(namespace)
     code = int(pytest.main(pytest_args(values, extra)))
+    # At exit the run's objects are only garbage: frozen, they are not walked by the collections of the
+    # interpreter's shutdown (about 0.3 s of every run).
+    atexit.register(gc.freeze)
     reports_dir = Path(str(values.get("reports_dir") or "reports"))
     page = reports_dir / "requirements.html"
     if page.is_file() and code not in (4, 7):

@@ -44,3 +44,18 @@ def need_order(item: pytest.Item) -> tuple[bool, int]:
     else:
         rank = max((WAITING_FIXTURES.get(name, 0) for name in getattr(item, "fixturenames", ())), default=0)
     return item.get_closest_marker("oracle") is not None, rank
+
+
+#: Requests a test sends, roughly, on an external target (docs/benchmarks.md, "Calls and requests per run"): for
+#: the start line's estimate of a paced run only, never a limit.
+REQUESTS_PER_TEST = 1.7
+REQUESTS_PER_GENERATED_TEST = 12
+REQUESTS_OF_THE_WINDOW_WATCH = 20
+
+
+def expected_requests(items: list[pytest.Item]) -> int:
+    """About how many requests the selected tests send (preflight and cleanup included)."""
+    generated = sum(1 for item in items if item.get_closest_marker("property") or "stateful" in item.nodeid)
+    watched = any(item.get_closest_marker("window") for item in items)
+    return round(10 + REQUESTS_PER_GENERATED_TEST * generated + REQUESTS_PER_TEST * (len(items) - generated)
+                 + (REQUESTS_OF_THE_WINDOW_WATCH if watched else 0))

@@ -48,7 +48,8 @@ def _decide(run: Run, exitstatus: int) -> dict[str, Any]:
     cfg = run.config
     stats = {"calls_created": len(run.budget.created), "create_attempts": run.budget.attempts,
              "requests_sent": run.log.total, "leftover_calls": run.leftovers,
-             "failed_exchanges": run.api.session.guard.breaker.total_failures + run.target_errors}
+             "failed_exchanges": run.api.session.guard.breaker.total_failures + run.target_errors,
+             "pacing": run.api.session.pacer.summary()}
     # --accept-incomplete covers requirements skipped by configuration, never a target that failed.
     accept_incomplete = cfg.accept_incomplete and not run.target_errors
     result = verdict.build_verdict(

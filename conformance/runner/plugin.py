@@ -75,6 +75,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     for item in session.items:
         run.ledger.collected(collection.requirement_ids(item), selected=True)
     run.timeline.note("run", f"collection finished: {len(session.items)} tests selected")
+    outlook = run.api.session.pacer.outlook(collection.expected_requests(session.items))
+    if outlook and session.items:
+        console.announcer(session.config)(outlook)
     if not watches.runs_no_test(session.config):
         # The watches were started from what the selection was predicted to need; now it is known.
         watches.match_selection(run, session.items)

@@ -167,7 +167,10 @@ def as_violations(group: FailureGroup, case: Any, run: Run) -> ExceptionGroup:
 
 
 def send(case: Any, run: Run, purpose: str = "property") -> Any:
-    """Make the case safe, send it through the run's session, remember any call it created."""
+    """Make the case safe, send it through the run's session, remember any call it created. A coverage-phase case
+    of a kind and place already sent is not sent (case_selection.py)."""
+    if not run.coverage.admits(case):
+        hypothesis.reject()
     prepare_case(case, run, purpose)
     sent = time.monotonic()
     response = case.call(session=run.api.session, headers=run.api.auth_headers())

@@ -16,11 +16,12 @@ from conformance.judgement import baseline as baselines
 from conformance.judgement import waivers as waiving
 from conformance.judgement.ledger import Ledger
 from conformance.runner.budget import CallBudget
+from conformance.runner.case_selection import CoverageSelection
 from conformance.deployment import config as configuration
 from conformance.deployment.api import ApiClient
 from conformance.deployment.config import TargetConfig
 from conformance.deployment.exchange import ExchangeLog
-from conformance.deployment.pacing import RateLimiter
+from conformance.deployment.pacing import Pacer
 from conformance.deployment.redaction import REDACT
 from conformance.deployment.transport import TargetSession
 
@@ -44,9 +45,11 @@ class Run:
     waivers: Any = None  # conformance.judgement.waivers.Waivers of this target, with --waivers
     baseline: Any = None  # (path, verdict) read from --baseline
     history: History = field(default_factory=History)  # every exchange of the run, for the oracle
+    coverage: CoverageSelection = field(init=False)  # the coverage-phase cases sent
 
     def __post_init__(self) -> None:
         self.budget = CallBudget(self.config, self.api)
+        self.coverage = CoverageSelection(every=self.config.coverage_cases == "all")
 
     def anonymous(self) -> ApiClient:
         """A client of the main account that sends no token unless told to."""
@@ -87,7 +90,10 @@ def open_run(cfg: TargetConfig, reference: Any = None, on_wait: Callable[[str], 
     if cfg.has_other_account and cfg.other_token:
         tokens[cfg.other_token] = cfg.other_account_sid
     history = History(tokens)
-    session = TargetSession(timeout=cfg.request_timeout, verify=cfg.verify, limiter=RateLimiter(cfg.rate_limit),
+    pacer = Pacer(cfg.rate_limit, on_wait)
+    # Kept of an announced quota for the cleanup: a delete per call the run may create, two lists per account.
+    pacer.cleanup_reserve = cfg.max_calls + 4 if cfg.allow_create else 0
+    session = TargetSession(timeout=cfg.request_timeout, verify=cfg.verify, pacer=pacer,
                             log=log, token_envs=token_envs, max_body_bytes=cfg.max_body_bytes,
                             budget=cfg.run_budget, on_wait=on_wait, history=history)
     api = ObservedClient(cfg.base_url, cfg.account_sid, cfg.token, session)
