@@ -27,7 +27,7 @@ from conformance.evidence.watches.base import Watch
 from conformance.deployment.api import ApiClient, Response
 
 AFTER_END_POLLS = 2  # gets after the first terminal status, to see that it stays terminal
-QUICK_LOOK = 0.5  # seconds between those gets
+QUICK_LOOK = 0.25  # seconds between those gets: the delete checks, and the verdict, wait for them
 
 
 def poll_cap(target: Any) -> float:
