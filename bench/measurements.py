@@ -82,7 +82,9 @@ def no_bytecode_run(bench: Bench) -> dict[str, Any]:
 
 def external_args(running: Any, window: float = EXTERNAL_WINDOW) -> tuple[list[str], dict[str, str]]:
     main, other = running.accounts[0], running.accounts[1]
+    # Both accounts' applications too: with them nothing is left unjudged, the run is complete.
     args = ["--base-url", running.base_url, "--account-sid", main.sid, "--other-account-sid", other.sid,
+            "--application-sid", main.application_sid, "--other-application-sid", other.application_sid,
             "--allow-create", "--from-number", FROM_NUMBER, "--to-number", TO_NUMBER, "--window", f"{window:g}"]
     # Tokens travel in the environment, as the suite recommends (a command line shows in process lists).
     return args, {"CALLS_API_TOKEN": main.token, "CALLS_API_OTHER_TOKEN": other.token}
