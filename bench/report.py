@@ -227,7 +227,7 @@ def _quota_rows(rate_limited: dict[str, Runs]) -> list[list[str]]:
                          *(_at_most(requests, MAX_REQUESTS) if judged else ("–", "–"))))
         rows.append(_row("  calls created (server store)", summarize(_values(runs, "server", "calls_stored")), "", 0))
         rows.append(_row("  wall time", summarize(_values(runs, "wall_seconds")), "s"))
-        rows.append(_row("  waited for the quota, summed over the requests waiting at once (verdict `stats.pacing.waited_seconds`)",
+        rows.append(_row("  time some request waited for the quota (verdict `stats.pacing.waited_seconds`)",
                          summarize(_values(runs, "suite_stats", "pacing", "waited_seconds")), "s"))
         refused = summarize(_refusals(r) for r in runs)
         rows.append(_row("  429 answers (server)", refused, "", 0, "0",

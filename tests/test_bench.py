@@ -180,7 +180,7 @@ def test_report_renders_every_section_with_targets() -> None:
     assert "|   429 answers (server) | 0 | 0 | 1 | 0 | met |" in rendered
     assert "|   429 answers (server) | 2 | 2 | 1 | 0 | NOT met |" in rendered
     assert "the run must wait): requests (server) | 230 | 230 | 1 | – | – |" in rendered
-    assert "|   waited for the quota, summed over the requests waiting at once (verdict `stats.pacing.waited_seconds`) | 31.0 s | 31.0 | 1 | – | – |" in rendered
+    assert "|   time some request waited for the quota (verdict `stats.pacing.waited_seconds`) | 31.0 s | 31.0 | 1 | – | – |" in rendered
     assert "| CONFORMANT, paced to 100/20s (announced) | – | 1 | – | – |" in rendered
     assert "| CONFORMANT, paced to 600/5m (--rate-limit) | – | 1 | – | – |" in rendered
     assert "| whole run, 600/5m quota announced | 6 | 6 | 280 | 270 |" in rendered

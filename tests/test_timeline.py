@@ -175,3 +175,26 @@ def test_a_run_whose_tests_need_no_call_places_none(tmp_path: Path, args: list[s
                       {"CALLS_API_TOKEN": account.token})
     assert done.returncode in (0, 6), done.stdout[-3000:]
     assert [record.call_sid for record in stored] == [], done.stdout[-3000:]
+
+
+def test_the_window_watch_looks_at_its_call_at_once_when_the_sibling_call_is_seen_ended():
+    """The lifecycle call, made at the same time with the same payload, is followed closely; the window's call
+    is polled seldom on a long window. When what the run saw shows the sibling ended, the wait ends at once."""
+    import time
+    import uuid
+
+    from conformance.evidence.observed import SEEN
+
+    sibling = str(uuid.uuid4())
+    watch = WindowWatch(window=600.0, grace=60.0, call_timeout=120.0)
+    watch.sibling = lambda: sibling
+    started = time.monotonic()
+    SEEN.record(sibling, "in-progress", started, started, "get", None)
+    assert watch._sleep_or_sibling_ended(started + 0.3)  # not ended: the whole pause is slept
+    assert time.monotonic() - started >= 0.3
+    SEEN.record(sibling, "completed", started, started, "get", None)
+    again = time.monotonic()
+    assert watch._sleep_or_sibling_ended(again + 10.0)
+    assert time.monotonic() - again < 0.5
+    assert watch._sleep_or_sibling_ended(time.monotonic() + 0.2)  # once only: then the watch's own pace
+    assert time.monotonic() - again >= 0.2

@@ -75,4 +75,8 @@ def _start(run: Run, window: bool, needs: Any) -> None:
         run.window_watch = start_window_watch(run)
     if "created" in needs and "lifecycle" not in run.timeline.watches:
         follow, delete = _lifecycle_parts(needs)
-        start_lifecycle(run, follow=follow, delete=delete)
+        lifecycle = start_lifecycle(run, follow=follow, delete=delete)
+        if run.window_watch is not None and follow:
+            # Both calls are made at once with the same payload: the lifecycle call's end, seen by its
+            # closer polls, says when to look at the window's call (a long window polls it seldom).
+            run.window_watch.sibling = lambda: lifecycle.created.sid if lifecycle.created else None
