@@ -186,7 +186,7 @@ def measure(preset: str, args: argparse.Namespace, parallel: int, work: Path) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     parser.add_argument("--targets", type=int, default=8)
     parser.add_argument("--parallel", type=int, default=None, help="default: all targets at once")
     parser.add_argument("--examples", type=int, default=25)

@@ -56,7 +56,7 @@ def measure(workdir: Path, runs: int = 1, body_bytes: int = 2 * 1024**3, code_ro
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--body-bytes", type=int, default=2 * 1024**3, help="size of the list body offered (2 GB)")
     parser.add_argument("--json", type=Path, help="also write the measurements to this file")

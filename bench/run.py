@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bench/run.py",
         description="Benchmarks of the conformance suite on this machine; writes docs/benchmarks.md.",
+        allow_abbrev=False,
     )
     parser.add_argument("--runs", type=int, default=3, metavar="N", help="runs of each measurement (default 3)")
     parser.add_argument("--quick", action="store_true",

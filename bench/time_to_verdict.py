@@ -89,7 +89,7 @@ def write_section(text: str, output: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--with-window", action="store_true")
     parser.add_argument("--json", type=Path)

@@ -32,6 +32,8 @@ from conformance.runner.fleet import fleet_parser, merge_parser
 from conformance.deployment.config import OPTIONS, resolve
 from conformance.judgement import verdict as verdict_module
 from conformance.judgement.ledger import Failure, Ledger
+from conformance.judgement.waivers import CONFORMANT_WITH_WAIVERS
+from conformance.reference import ACCOUNT_A, ACCOUNT_B
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -161,6 +163,28 @@ def test_readme_documents_every_field_of_verdict_json() -> None:
     text = _readme()
     missing = sorted(f for f in fields if f"`{f}`" not in text)
     assert not missing, f"README.md does not document these fields of verdict.json: {', '.join(missing)}"
+
+
+def test_readme_lists_every_verdict_in_the_verdict_field() -> None:
+    row = next(line for line in _readme().splitlines() if line.startswith("| `verdict` |"))
+    verdicts = (verdict_module.CONFORMANT, CONFORMANT_WITH_WAIVERS, verdict_module.NOT_CONFORMANT,
+                verdict_module.INCOMPLETE, verdict_module.TARGET_FAILED)
+    missing = [v for v in verdicts if f'`"{v}"`' not in row]
+    assert not missing, f"README.md's verdict row does not list {missing}"
+
+
+def test_readme_run_against_the_standalone_reference_can_be_complete() -> None:
+    """Its accounts table and the command of the run against it give both accounts' sids and applications."""
+    text = _readme()
+    for account in (ACCOUNT_A, ACCOUNT_B):
+        assert re.search(rf"^\| [AB] \| `{account.sid}` \| `{account.token}` \| `{account.application_sid}` \|$",
+                         text, re.M), f"README.md's accounts table lacks {account.sid}"
+    command = next(" ".join(words) for block in re.findall(r"```\n(.*?)```", text, re.S)
+                   for words in _commands(block) if "--base-url" in words and "http://127.0.0.1:8080/v1" in words)
+    for option, value in (("--account-sid", ACCOUNT_A.sid), ("--other-account-sid", ACCOUNT_B.sid),
+                          ("--application-sid", ACCOUNT_A.application_sid),
+                          ("--other-application-sid", ACCOUNT_B.application_sid)):
+        assert f"{option} {value}" in command, f"the run against the standalone reference lacks {option}"
 
 
 def test_readme_counts_the_requirements_of_the_catalogue() -> None:

@@ -693,7 +693,8 @@ def test_main_prints_one_json_line_then_serves_until_stopped(capsys: Any) -> Non
     with serving_main(["--port", "0", "--window", "30", "--timings", "fast"], capsys) as line:
         assert set(line) == {"base_url", "accounts", "window", "fault", "variant"}
         assert line["window"] == 30 and line["fault"] is None and line["variant"] is None
-        assert line["accounts"][0] == {"sid": ACCOUNT_A.sid, "token": ACCOUNT_A.token}
+        assert line["accounts"] == [{"sid": a.sid, "token": a.token, "application_sid": a.application_sid}
+                                    for a in (ACCOUNT_A, ACCOUNT_B)]
         url = f"{line['base_url']}/Accounts/{ACCOUNT_A.sid}/Calls"
         listed(requests.get(url, headers={"Authorization": f"Bearer {ACCOUNT_A.token}"}, timeout=5))
 

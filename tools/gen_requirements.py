@@ -335,7 +335,8 @@ def render(entries: list[Requirement] | None = None, tests: dict[str, set[str]] 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Write docs/requirements.md from conformance/contract/catalogue.yaml.")
+    parser = argparse.ArgumentParser(description="Write docs/requirements.md from conformance/contract/catalogue.yaml.",
+                                     allow_abbrev=False)
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--check", action="store_true", help="exit 1 when docs/requirements.md is stale")
     group.add_argument("--stdout", action="store_true", help="print the list instead of writing it")

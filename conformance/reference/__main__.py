@@ -4,14 +4,15 @@
                                     [--timings fast] [--ring-after S --answer-after S --call-length S]
                                     [--quota 600/5m [--no-quota-headers]]
 
-Prints one JSON line when it serves (base_url, accounts with their tokens, window, fault, variant; with a
-quota also the quota and whether its headers are sent), then serves until Ctrl-C or SIGTERM. `--list`
-prints the faults and variants and exits.
+Prints one JSON line when it serves (base_url, accounts with their tokens and applications, window, fault,
+variant; with a quota also the quota and whether its headers are sent), then serves until Ctrl-C or SIGTERM.
+`--list` prints the faults and variants and exits. `calls-conformance reference` is the same command.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import signal
 import sys
@@ -24,17 +25,21 @@ from conformance.reference.server import ReferenceStartError, start_reference
 from conformance.reference.settings import TIMING_PRESETS, ReferenceSettings, Timings
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m conformance.reference",
-                                     description="Reference implementation of the Calls API.")
+PROG = "python -m conformance.reference"
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    # No abbreviations: `--fau x` must not be taken as `--fault x`.
+    parser = argparse.ArgumentParser(prog=prog, description="Reference implementation of the Calls API.",
+                                     allow_abbrev=False)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port to listen on; 0 picks a free one (default 8080)")
     parser.add_argument("--window", type=float, default=600.0,
                         help="seconds an ended call stays visible (default 600)")
     which = parser.add_mutually_exclusive_group()
-    which.add_argument("--fault", choices=sorted(FAULTS), metavar="NAME", help="break one requirement (see --list)")
-    which.add_argument("--variant", choices=sorted(VARIANTS), metavar="NAME",
-                       help="a conformant variant (see --list)")
+    # Names checked after parsing (unknown_name): argparse would print all of them on one line.
+    which.add_argument("--fault", metavar="NAME", help="break one requirement (see --list)")
+    which.add_argument("--variant", metavar="NAME", help="a conformant variant (see --list)")
     parser.add_argument("--timings", choices=sorted(TIMING_PRESETS), default="standard",
                         help="lifecycle preset: standard (1 s / 3 s / 10 s) or fast (a call lasts 1 s)")
     parser.add_argument("--ring-after", type=float, metavar="S", help="seconds from create to ringing")
@@ -83,13 +88,25 @@ def _print_list() -> None:
         print(f"  {item.name:32} {item.description}")
 
 
-def main(argv: Sequence[str] | None = None, *, stop_event: threading.Event | None = None) -> int:
-    """Run the standalone server; returns the exit status. `stop_event` (for embedding) stops it when set."""
-    parser = build_parser()
+def unknown_name(kind: str, name: str, known: Sequence[str], prog: str) -> str:
+    """`unknown fault 'nope': the faults are listed by calls-conformance reference --list`, with the closest
+    name if there is one."""
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"{prog}: unknown {kind} {name!r}{hint}: the {kind}s are listed by {prog} --list"
+
+
+def main(argv: Sequence[str] | None = None, *, stop_event: threading.Event | None = None, prog: str = PROG) -> int:
+    """Run the standalone server; returns the exit status. `stop_event` (for embedding) stops it when set.
+    `prog` is the command's name in its help and messages."""
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     if args.list:
         _print_list()
         return 0
+    for kind, name, known in (("fault", args.fault, FAULTS), ("variant", args.variant, VARIANTS)):
+        if name is not None and name not in known:
+            parser.exit(2, unknown_name(kind, name, sorted(known), prog) + "\n")  # 2, as argparse's own errors
     try:
         settings = settings_from(args)
     except ValueError as error:
@@ -107,7 +124,8 @@ def main(argv: Sequence[str] | None = None, *, stop_event: threading.Event | Non
     try:
         started = {
             "base_url": running.base_url,
-            "accounts": [{"sid": a.sid, "token": a.token} for a in running.accounts],
+            "accounts": [{"sid": a.sid, "token": a.token, "application_sid": a.application_sid}
+                         for a in running.accounts],
             "window": settings.window,
             "fault": settings.fault,
             "variant": settings.variant,

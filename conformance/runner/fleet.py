@@ -152,6 +152,7 @@ def _split(argv: list[str]) -> tuple[list[str], list[str]]:
 def fleet_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="calls-conformance fleet",
+        allow_abbrev=False,  # `--par 3` must not be taken as `--parallel 3`
         description="Run the suite against several targets, one profile each, and merge the verdicts into one "
                     "matrix. Arguments after -- are given to every run (e.g. -- --waivers w.toml -m \"not slow\").")
     parser.add_argument("profiles", nargs="+", metavar="PROFILE|DIR", help="profile names, TOML paths or a directory of them")
@@ -166,6 +167,7 @@ def fleet_parser() -> argparse.ArgumentParser:
 def merge_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="calls-conformance merge",
+        allow_abbrev=False,
         description="Build the fleet matrix and the combined Allure results from reports directories of separate "
                     "runs (each holding verdict.json and allure-results/; a directory of such directories works too).")
     parser.add_argument("dirs", nargs="+", metavar="DIR")
