@@ -37,6 +37,7 @@ class Exchange:
     elapsed_ms: float = 0.0
     token_env: str | None = None
     over_cap: int | None = None  # the size cap, when the body was larger and not read to its end
+    error: str | None = None  # why the exchange failed (no status), redacted
 
     def curl(self) -> str:
         """The request as a curl command; a configured token is named by its environment variable."""

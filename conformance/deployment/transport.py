@@ -255,6 +255,8 @@ class TargetSession(requests.Session):
                                             f"were still arriving)", "timeout")
             else:
                 failure = transport_failure(error, what, request, total, headers_in, received)
+            exchange.elapsed_ms = (time.monotonic() - started) * 1000
+            exchange.error = REDACT(str(failure))
             self.log.count_failed()
             self._record(exchange, request, started, None, ticket)
             if failure.kind == "timeout" and remaining is not None and remaining < timeout:

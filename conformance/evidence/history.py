@@ -147,6 +147,11 @@ class History:
         with self._lock:
             return list(self._records)
 
+    def index_of(self, exchange: Exchange) -> int | None:
+        """The number of the record of `exchange` (that very object), or None when it was not kept."""
+        with self._lock:
+            return next((r.index for r in reversed(self._records) if r.exchange is exchange), None)
+
     def settled(self, before: float, timeout: float = SETTLE_TIMEOUT) -> list[Record]:
         """The records once every exchange sent before monotonic time `before` has completed.
 

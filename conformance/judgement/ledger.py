@@ -22,10 +22,11 @@ class Failure:
     message: str
     reproduce: str | None = None
     observed: str | None = None  # what was sent and what came back: request line, status, content type, body
+    exchange: int | None = None  # the observed exchange's number in the run (its `_id` in exchanges.har)
 
     def as_dict(self) -> dict[str, Any]:
         return {"test": self.test, "code": self.code, "message": self.message, "reproduce": self.reproduce,
-                "observed": self.observed}
+                "observed": self.observed, "exchange": self.exchange}
 
 
 @dataclass

@@ -101,8 +101,10 @@ def exit_code_for(answer: str, accept_incomplete: bool, target_failure: dict[str
 
 def build_verdict(ledger: Ledger, *, strict: bool, accept_incomplete: bool, target: dict[str, Any],
                   spec_version: str, started: float, stats: dict[str, Any],
-                  target_failure: dict[str, Any] | None = None) -> dict[str, Any]:
-    """`target_failure`: how the target failed the run ({stage, kind, message, requests_sent}), or None."""
+                  target_failure: dict[str, Any] | None = None,
+                  artifacts: dict[str, str] | None = None) -> dict[str, Any]:
+    """`target_failure`: how the target failed the run ({stage, kind, message, requests_sent}), or None.
+    `artifacts`: the other files of the run, by kind, relative to the reports directory ({"har": ...})."""
     answer, rows = decide(ledger, strict)
     if target_failure and answer != NOT_CONFORMANT:
         answer = TARGET_FAILED
@@ -131,6 +133,7 @@ def build_verdict(ledger: Ledger, *, strict: bool, accept_incomplete: bool, targ
         "failed_requirements": [r["id"] for r in failed if failure_word(r["level"], strict) == FAIL],
         "coverage": coverage,
         "stats": stats,
+        "artifacts": dict(artifacts or {}),
         "requirements": rows,
     }
 

@@ -1,6 +1,7 @@
 """requirements.html: the run's requirement list, one row (and anchor) per requirement with its status and
-why, then the waivers and the comparison with the baseline. A page that opens anywhere; the Allure report
-links each test's requirements to its anchors."""
+why (each failure with the number of its exchange in exchanges.har), then the waivers and the comparison
+with the baseline. A page that opens anywhere; the Allure report links each test's requirements to its
+anchors."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any, Callable
 
 from conformance.contract.catalogue import AREAS
 from conformance.judgement.verdict import ADVICE, OUTCOME_WORDS, WARN
-from conformance.reports import REPORT_NAME
+from conformance.reports import REPORT_NAME, har
 
 PAGE = "requirements.html"
 
@@ -34,14 +35,15 @@ def requirements_page(verdict: dict[str, Any], scrub: Any = str) -> str:
     for row in verdict.get("requirements", []):
         status = "warning" if row["id"] in verdict.get("warnings", []) else \
             "advice" if row["id"] in verdict.get("advisories", []) else row["status"]
-        notes = [f"[{f['code']}] {f['message'].splitlines()[0] if f['message'] else ''} ({f['test']})"
-                 for f in row.get("failures", [])] or row.get("reasons", [])
+        notes = [_failure_note(f, scrub) for f in row.get("failures", [])] \
+            or [e(scrub(reason)) for reason in row.get("reasons", [])]
         if row.get("waiver"):
-            notes.insert(0, f"WAIVED: {row['waiver']['reason']} ({row['waiver']['reference']}, until {row['waiver']['expires']})")
+            waiver = row["waiver"]
+            notes.insert(0, e(scrub(f"WAIVED: {waiver['reason']} ({waiver['reference']}, until {waiver['expires']})")))
         rows.append(f'<tr id="{e(row["id"])}" class="{e(status)}"><td><a href="#{e(row["id"])}">{e(row["id"])}</a></td>'
                     f'<td>{e(row["level"])}</td><td>{e(AREAS.get(row["area"], row["area"]))}</td>'
                     f'<td>{e(_WORDS.get(status, status))}</td><td>{e(row["title"])}</td>'
-                    f'<td>{"<br>".join(e(scrub(n)) for n in notes)}</td></tr>')
+                    f'<td>{"<br>".join(notes)}</td></tr>')
     style = ("body{font-family:sans-serif;margin:2em}td,th{border-bottom:1px solid #ddd;padding:4px 8px;"
              "text-align:left;vertical-align:top}.failed{background:#fde8e8}.warning{background:#fff6d6}"
              ".advice{background:#eef3fb}"
@@ -53,6 +55,16 @@ def requirements_page(verdict: dict[str, Any], scrub: Any = str) -> str:
             "<table><tr><th>Requirement</th><th>Level</th><th>Area</th><th>Status</th><th>Title</th><th>Why</th></tr>\n"
             + "\n".join(rows) + "\n</table>" + _waivers_section(verdict) + _baseline_section(verdict)
             + "</body></html>\n")
+
+
+def _failure_note(failure: dict[str, Any], scrub: Any) -> str:
+    """One failure of a requirement, as HTML: its code, first line and test, and the exchange it observed
+    (its entry in the run's exchanges.har)."""
+    first = failure["message"].splitlines()[0] if failure["message"] else ""
+    note = html.escape(scrub(f"[{failure['code']}] {first} ({failure['test']})"))
+    if failure.get("exchange"):
+        note += f' &middot; <a href="{har.FILE}">exchange #{int(failure["exchange"])} in {har.FILE}</a>'
+    return note
 
 
 def _waivers_section(verdict: dict[str, Any]) -> str:

@@ -1,5 +1,6 @@
 """The end of a run: the watches stopped, the calls cleaned up, the verdict decided (with waivers and the
-baseline), written to verdict.json with the report files, and summed up in the terminal."""
+baseline), written to verdict.json with the report files (the run's exchanges in exchanges.har among them),
+and summed up in the terminal."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from conformance.contract import openapi
 from conformance.judgement import baseline as baselines
 from conformance.judgement import verdict
 from conformance.judgement import waivers as waiving
-from conformance.reports import RESULTS_DIR, allure, requirements_page, terminal
+from conformance.reports import RESULTS_DIR, allure, har, requirements_page, terminal
 from conformance.runner.cleanup import clean_up
 from conformance.runner.run import Run, stop_reference
 from conformance.deployment.redaction import REDACT
@@ -38,6 +39,7 @@ def finish(run: Run, exitstatus: int) -> dict[str, Any]:
     verdict.write_verdict(result, cfg.reports_dir)
     allure.relabel_waived(cfg.reports_dir / RESULTS_DIR)
     scrub = REDACT.with_secrets(*cfg.secrets)
+    har.write(cfg.reports_dir, run.history, scrub)
     requirements_page.write(cfg.reports_dir, result, scrub)
     allure.write_run_files(cfg.reports_dir, cfg.public_summary(), result, scrub)
     return result
@@ -54,7 +56,8 @@ def _decide(run: Run, exitstatus: int) -> dict[str, Any]:
     accept_incomplete = cfg.accept_incomplete and not run.target_errors
     result = verdict.build_verdict(
         run.ledger, strict=cfg.strict, accept_incomplete=accept_incomplete, target=cfg.public_summary(),
-        spec_version=openapi.spec_version(), started=run.started, stats=stats, target_failure=run.target_failure)
+        spec_version=openapi.spec_version(), started=run.started, stats=stats, target_failure=run.target_failure,
+        artifacts={"har": har.FILE})
     if run.waivers is not None:
         waiving.apply(result, run.waivers, accept_incomplete=accept_incomplete, fail_on_stale=cfg.fail_on_stale_waivers)
     completed = exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or (
