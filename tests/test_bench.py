@@ -322,11 +322,14 @@ def test_a_shown_command_names_the_program_and_hides_what_is_replaced() -> None:
 
 
 def test_an_external_style_run_passes_the_tokens_in_the_environment_not_on_the_command_line() -> None:
-    accounts = [SimpleNamespace(sid="AC1", token="t1"), SimpleNamespace(sid="AC2", token="t2")]
+    accounts = [SimpleNamespace(sid="AC1", token="t1", application_sid="AP1"),
+                SimpleNamespace(sid="AC2", token="t2", application_sid="AP2")]
     args, env = measurements.external_args(SimpleNamespace(base_url="http://127.0.0.1:1/v1", accounts=accounts))
     assert env == {"CALLS_API_TOKEN": "t1", "CALLS_API_OTHER_TOKEN": "t2"}
     assert "t1" not in args and "t2" not in args
     assert args[args.index("--window") + 1] == "60" and "--allow-create" in args
+    # Both applications: a complete run, nothing left unjudged for want of them.
+    assert args[args.index("--application-sid") + 1] == "AP1" and args[args.index("--other-application-sid") + 1] == "AP2"
 
 
 def test_server_counter_counts_requests_and_created_calls() -> None:

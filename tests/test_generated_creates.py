@@ -204,3 +204,13 @@ def test_the_embedded_reference_gets_every_invalid_create_with_its_destination()
                             body_is_invalid=True)
         safe_creates.prepare_case(case, run)
         assert safe_creates._names_a_destination(case.body)
+
+
+@pytest.mark.parametrize("to", [{"type": "phone", "number": "+15550100", "sipUri": 0}, {"sipUri": 7},
+                                {"type": "nowhere", "name": 5.5}])
+def test_a_number_where_an_unused_address_goes_is_sent_as_a_mistyped_false(to):
+    """A lenient server could dial a number it finds in any address field: it becomes `false`, still mistyped."""
+    safe = safe_creates.safe_invalid_create({"from": "+1", "to": to}, CONFIGURED, may_dial=True)["to"]
+    unused = [key for key in to if key in ADDRESSES and key != "number"]
+    assert all(safe[key] is False for key in unused), safe
+    assert_names_nothing_unconfigured({"to": safe})

@@ -128,7 +128,9 @@ def _safe_target(to: Any, configured: dict[str, Any]) -> Any:
     for key, value in to.items():
         if key in safe:
             continue
-        if _inert(value) or value == "":
+        if key in TARGET_ADDRESS.values() and isinstance(value, (int, float)) and not isinstance(value, bool):
+            safe[key] = False  # a number where an address goes could be dialled by a lenient server: as mistyped
+        elif _inert(value) or value == "":
             safe[key] = value
         elif _makes_invalid("Target", _VALID_TARGET, key, value):
             safe[key] = False  # invalid, as generated, but it could name a host: an inert invalid value instead
