@@ -57,7 +57,9 @@ def _resolve_refs(node: Any, components: dict[str, Any]) -> Any:
     return node
 
 
-def _component_schema(name: str) -> dict[str, Any]:
+@functools.lru_cache(maxsize=None)
+def component_schema(name: str) -> dict[str, Any]:
+    """`#/components/schemas/<name>` with its references inlined (do not change it: it is shared)."""
     components = load_spec()["components"]["schemas"]
     return _resolve_refs(components[name], components)
 
@@ -68,7 +70,7 @@ def component_validator(name: str) -> jsonschema.protocols.Validator:
     import jsonschema  # only for the messages of schema_errors: a run that needs none does not import it
 
     validator_class = jsonschema.Draft202012Validator
-    return validator_class(_component_schema(name), format_checker=validator_class.FORMAT_CHECKER)
+    return validator_class(component_schema(name), format_checker=validator_class.FORMAT_CHECKER)
 
 
 def _is_uuid(instance: Any) -> bool:
@@ -100,7 +102,7 @@ def _formats_in(node: Any) -> set[str]:
 def fast_validator(name: str) -> jsonschema_rs.Validator | None:
     """A compiled validator for a component schema with the same answers as `component_validator`; None when
     the schema has a format FORMATS does not cover (jsonschema_rs may check it otherwise)."""
-    schema = _component_schema(name)
+    schema = component_schema(name)
     if not _formats_in(schema) <= FORMATS.keys():
         return None
     return jsonschema_rs.Draft202012Validator(schema, validate_formats=True, formats=FORMATS)

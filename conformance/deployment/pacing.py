@@ -141,8 +141,8 @@ class Pacer:
 
     def refused(self, headers: Mapping[str, str], attempt: int) -> tuple[float, str]:
         """Seconds to wait after a 429, and why: the server's Retry-After, else the announced window's reset,
-        else back-off. On a paced run the first one is told, with the quota that was assumed."""
-        self.answered(headers)
+        else back-off (the session has read the answer's fields already). On a paced run the first one is told,
+        with the quota that was assumed."""
         wait, why = retry_after(headers.get("Retry-After"), attempt)
         with self._lock:
             self.refusals += 1

@@ -27,13 +27,6 @@ ANY_METHOD = "a method the contract does not offer"
 PROBED_BY_SCENARIOS = frozenset({"account_sid", "call_sid", "Authorization"})
 
 
-def _schema(node: dict[str, Any]) -> dict[str, Any]:
-    ref = node.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
-        return openapi.load_spec()["components"]["schemas"][ref.rsplit("/", 1)[1]]
-    return node
-
-
 def _required(schema: dict[str, Any]) -> set[str]:
     """Properties the schema requires, also those required only under a condition (`allOf` of if/then)."""
     names = set(schema.get("required", []))
@@ -45,11 +38,11 @@ def _required(schema: dict[str, Any]) -> set[str]:
 @functools.lru_cache(maxsize=None)
 def decides_the_call(chain: tuple[str, ...], component: str = "CreateCallRequest") -> bool:
     """Whether the body field at `chain` (property names from the root) is required all the way down."""
-    schema = openapi.load_spec()["components"]["schemas"][component]
+    schema = openapi.component_schema(component)
     for name in chain:
         if name not in _required(schema):
             return False
-        schema = _schema(schema.get("properties", {}).get(name, {}))
+        schema = schema.get("properties", {}).get(name, {})
     return True
 
 
