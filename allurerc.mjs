@@ -22,9 +22,9 @@ export default {
   historyPath: join(reportsDir, "history.jsonl"),
   historyLimit: 50,
   ...(categories ? { categories } : {}),
-  // The run's requirement list (verdict per requirement, waivers, baseline) or a fleet's matrix, shown
+  // The run's one-page report (verdict, failures, every requirement) or a fleet's matrix, shown
   // under "Global Attachments".
-  globalAttachments: ["requirements.html", "matrix.html"].map((f) => join(reportsDir, f)).filter((f) => existsSync(f)),
+  globalAttachments: ["report.html", "matrix.html"].map((f) => join(reportsDir, f)).filter((f) => existsSync(f)),
   plugins: {
     awesome: { options: awesome },
     "single-file": { import: "@allurereport/plugin-awesome", options: { ...awesome, singleFile: true } },

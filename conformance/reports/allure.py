@@ -8,7 +8,7 @@
   `<reports>/allure-results/`; `relabel_waived` words a waived test as the terminal does.
 
 allure_html.py renders the HTML report from those results. Requirement links point to
-`../requirements.html#<id>` (requirements_page.py), beside the report. The awesome report of Allure 3
+`../report.html#<id>` (report_page.py), beside the report. The awesome report of Allure 3
 makes only http(s) links clickable: `--allure-link-pattern requirement:https://docs.example.net/requirements#{}`
 points them at a published requirement list instead.
 """
@@ -27,7 +27,7 @@ import pytest
 from conformance.contract.catalogue import AREAS, Requirement
 from conformance.judgement.waivers import WAIVED_PREFIX
 from conformance.reports import REPORT_NAME, RESULTS_DIR
-from conformance.reports.requirements_page import PAGE as REQUIREMENTS_PAGE
+from conformance.reports.report_page import PAGE as REPORT_PAGE
 from conformance.deployment.redaction import REDACT
 
 LINK_TYPE = "requirement"
@@ -77,7 +77,7 @@ CATEGORIES: list[dict[str, Any]] = [
 
 def _requirement_link(item: pytest.Item, rid: str) -> Any:
     patterns = dict(item.config.getoption("allure_link_pattern", None) or [])
-    url = rid if LINK_TYPE in patterns else f"../{REQUIREMENTS_PAGE}#{rid}"
+    url = rid if LINK_TYPE in patterns else f"../{REPORT_PAGE}#{rid}"
     return allure.link(url, link_type=LINK_TYPE, name=rid)
 
 

@@ -187,9 +187,9 @@ def run_suite(argv: list[str]) -> int:
     # interpreter's shutdown (about 0.3 s of every run).
     atexit.register(gc.freeze)
     reports_dir = Path(str(values.get("reports_dir") or "reports"))
-    page = reports_dir / "requirements.html"
+    page = reports_dir / "report.html"
     if page.is_file() and code not in (4, 7):
-        print(f"calls-conformance: requirement page (opens anywhere): {page}")
+        print(f"calls-conformance: report (opens anywhere): {page}")
     if not values["no_html"] and code not in (4, 7):  # nothing was tested
         from conformance.reports.allure_html import generate_html
 

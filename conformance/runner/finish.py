@@ -12,7 +12,7 @@ from conformance.contract import openapi
 from conformance.judgement import baseline as baselines
 from conformance.judgement import verdict
 from conformance.judgement import waivers as waiving
-from conformance.reports import RESULTS_DIR, allure, har, requirements_page, terminal
+from conformance.reports import RESULTS_DIR, allure, har, report_page, terminal
 from conformance.runner.cleanup import clean_up
 from conformance.runner.run import Run, stop_reference
 from conformance.deployment.redaction import REDACT
@@ -40,7 +40,7 @@ def finish(run: Run, exitstatus: int) -> dict[str, Any]:
     allure.relabel_waived(cfg.reports_dir / RESULTS_DIR)
     scrub = REDACT.with_secrets(*cfg.secrets)
     har.write(cfg.reports_dir, run.history, scrub)
-    requirements_page.write(cfg.reports_dir, result, scrub)
+    report_page.write(cfg.reports_dir, result, scrub)
     allure.write_run_files(cfg.reports_dir, cfg.public_summary(), result, scrub)
     return result
 
@@ -51,7 +51,7 @@ def _decide(run: Run, exitstatus: int) -> dict[str, Any]:
     stats = {"calls_created": len(run.budget.created), "create_attempts": run.budget.attempts,
              "requests_sent": run.log.total, "leftover_calls": run.leftovers,
              "failed_exchanges": run.api.session.guard.breaker.total_failures + run.target_errors,
-             "pacing": run.api.session.pacer.summary()}
+             "pacing": run.api.session.pacer.summary(), **_watch_stats(run)}
     # --accept-incomplete covers requirements skipped by configuration, never a target that failed.
     accept_incomplete = cfg.accept_incomplete and not run.target_errors
     result = verdict.build_verdict(
@@ -71,6 +71,19 @@ def _decide(run: Run, exitstatus: int) -> dict[str, Any]:
     if run.baseline is not None:
         baselines.apply(result, run.baseline, cfg.gate)
     return result
+
+
+def _watch_stats(run: Run) -> dict[str, Any]:
+    """What the background watches did, for the report: the run's timeline and, when the retention-window
+    watch ran, its phase and its account of the call it followed."""
+    stats: dict[str, Any] = {}
+    events = run.timeline.in_order()
+    if events:
+        stats["timeline"] = [{"at": round(at, 2), "who": who, "what": what} for at, who, what in events]
+    watch = run.window_watch
+    if watch is not None:
+        stats["window"] = {"phase": watch.phase, "not_judged": watch.skip_reason, "account": watch.describe()}
+    return stats
 
 
 def print_summary(run: Run, result: dict[str, Any], terminalreporter: Any, verbose: bool) -> None:
