@@ -530,3 +530,50 @@ def test_the_end_of_a_run_keeps_the_timeline_and_the_window_watch_for_the_report
     assert [(e["who"], e["what"]) for e in stats["timeline"]] == [("retention window", "created call c-1")]
     assert stats["window"] == {"phase": "stopped", "not_judged": "no selected test needs it", "account": "watched call c-1"}
     assert _watch_stats(SimpleNamespace(timeline=Timeline(), window_watch=None)) == {}
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+@pytest.mark.parametrize("files,name", [
+    ({"verdict.json": VERDICT}, "Calls API conformance: NOT CONFORMANT (exit 1)"),
+    ({"matrix.json": {"exit_code": 1, "targets": [{"verdict": "CONFORMANT"}, {"verdict": "NOT CONFORMANT"},
+                                                  {"verdict": "CONFORMANT"}]}},
+     "Calls API conformance, 3 targets: 2 CONFORMANT, 1 NOT CONFORMANT (exit 1)"),
+    ({}, "Calls API conformance"),
+])
+def test_the_html_report_is_named_after_the_verdict(tmp_path: Path, files: dict, name: str) -> None:
+    """allurerc.mjs names the report (its heading, first thing on screen) after the run's answer."""
+    for file, data in files.items():
+        (tmp_path / file).write_text(json.dumps(data), encoding="utf-8")
+    script = (f"const config = (await import({json.dumps(allure_html.ALLURE_CONFIG.as_uri())})).default;"
+              "console.log(JSON.stringify([config.name, config.plugins.awesome.options.reportName,"
+              " config.plugins['single-file'].options.reportName]));")
+    done = subprocess.run(["node", "--input-type=module", "-e", script], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, CALLS_API_REPORTS_DIR=str(tmp_path)), check=True)
+    assert json.loads(done.stdout) == [name, name, name]
+
+
+def test_requirement_links_are_made_clickable_in_the_generated_page(tmp_path: Path) -> None:
+    """Allure 3 shows a link that is not http(s) as text: the page gets each such link's address back."""
+    results = tmp_path / "allure-results"
+    results.mkdir()
+    links = [{"type": "requirement", "name": "CALLS-DELETE-204", "url": "../report.html#CALLS-DELETE-204"},
+             {"type": "issue", "name": "T-1", "url": "https://tracker.example.net/T-1"}]
+    (results / "a-result.json").write_text(json.dumps({"name": "t", "links": links}), encoding="utf-8")
+    found = allure_html.local_links(results)
+    assert found == {"CALLS-DELETE-204": "../report.html#CALLS-DELETE-204"}  # http(s) ones work already
+    page = tmp_path / "index.html"
+    page.write_text("<html><body><div id=app></div></body></html>", encoding="utf-8")
+    allure_html.make_links_clickable(page, found)
+    html = page.read_text(encoding="utf-8")
+    assert html.index('"CALLS-DELETE-204": "../report.html#CALLS-DELETE-204"') < html.index("</body>")
+    assert "test-result-meta-link" in html
+
+
+def test_the_last_line_names_first_what_opens_from_disk(tmp_path: Path) -> None:
+    assert "opens from disk" not in allure_html.opening_line(tmp_path)
+    single = tmp_path / allure_html.SINGLE_FILE_DIR / "index.html"
+    single.parent.mkdir()
+    single.write_text("<html></html>", encoding="utf-8")
+    line = allure_html.opening_line(tmp_path)
+    assert line.index(str(single)) < line.index("serve with: python3 -m http.server -d")
+    assert "opens from disk" in line and f"/{allure_html.HTML_DIR}/" in line

@@ -198,14 +198,21 @@ def _current_result() -> Any:
     return None
 
 
+_SETUP_STARTS: dict[str, int] = {}  # node id -> when its setup started (ms), until its teardown
+
+
 def show_outcome(report: pytest.TestReport) -> None:
     """Make the Allure result of a test phase say what the terminal and JUnit say (called once the phase's
     report is final). allure-pytest times only the call and words a failure after the exception's type."""
     result = _current_result()
     if result is None:
         return
-    # From the start of setup to the end of teardown, as JUnit counts a test's time.
-    result.start = min(result.start or int(report.start * 1000), int(report.start * 1000))
+    # From the start of setup to the end of teardown, as JUnit counts a test's time (allure-pytest restarts
+    # the clock at the call).
+    started = _SETUP_STARTS.setdefault(report.nodeid, int(report.start * 1000))
+    if report.when == "teardown":
+        del _SETUP_STARTS[report.nodeid]
+    result.start = min(result.start or started, started)
     result.stop = max(result.stop or 0, int(report.stop * 1000))
     word = getattr(report, "conformance_word", None)
     if word is None:
