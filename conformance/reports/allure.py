@@ -230,6 +230,16 @@ def show_outcome(report: pytest.TestReport) -> None:
     result.description = f"{note}\n\n{result.description or ''}".strip()
 
 
+def name_fixture_step(fixturedef: Any) -> None:
+    """A fixture's setup step is named after the first sentence of its docstring (allure-pytest names it after
+    the function: "life"); call before allure-pytest starts the step."""
+    func = fixturedef.func
+    doc = " ".join((getattr(func, "__doc__", None) or "").split())
+    # pytest's own functions (a parameter's value) serve many fixtures: their name stays the argument's.
+    if doc and getattr(func, "__name__", None) == fixturedef.argname and not hasattr(func, "__allure_display_name__"):
+        func.__allure_display_name__ = doc.split(". ")[0].rstrip(".")
+
+
 def name_teardown_steps(fixturedef: Any) -> None:
     """allure-pytest shows each finalizer of a fixture as a teardown step named after its function: pytest's
     own bookkeeping (a lambda) is no step of the test, and a yield fixture's teardown is "<fixture>: teardown"

@@ -124,6 +124,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_fixture_setup(fixturedef: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    reporting.name_fixture_step(fixturedef)  # before allure-pytest starts the step
     try:
         return (yield)
     finally:
