@@ -99,6 +99,9 @@ def test_every_step_has_a_name_and_a_result_times_setup_too(run: dict[str, Any])
                 for f in c.get("befores", []) + c.get("afters", [])]
     assert fixtures
     assert not [f["name"] for f in fixtures if "<lambda>" in f["name"] or "::" in f["name"]]
+    if run["fault"] == "delete-200":  # a fixture with a docstring is named by its first sentence
+        assert "The gets until the call ended (or the call timeout passed), then a few more" in \
+            [f["name"] for f in fixtures]
     # Its time spans setup, call and teardown, which JUnit adds up (to the millisecond Allure keeps).
     case = _only([c for c in run["cases"] if c.find("skipped") is None], "test cases run")
     assert (result["stop"] - result["start"]) / 1000 + 0.002 >= float(case.get("time", "0"))
