@@ -41,7 +41,7 @@ def strip_analytics(page: Path) -> None:
 
 
 # Allure 3 (3.18) renders a link whose address is not http(s) as plain text (sanitizeExternalUrl in
-# @allurereport/core-api): the requirement links, relative to the report's page (../requirements.html#ID),
+# @allurereport/core-api): the requirement links, relative to the report's page (../report.html#ID),
 # are made clickable again by this script, in the served report and in the single file opened from disk.
 _LINK_SCRIPT = """<script>
 (() => {
