@@ -78,16 +78,12 @@ SAMPLES = [
         "conformance.deployment.failures.TargetUnavailable: GET /v1/Accounts/x/Calls: the connection was reset (no answer)")),
     ("Target unreachable or rate-limiting", "skipped", *_single(
         "Skipped: TARGET FAILED: target stopped answering after 37 requests: 5 timeouts in a row")),
-    ("WARN: SHOULD not met", "skipped", *_single(
-        "XFAIL WARN SHOULD not met: CALLS-CREATE-201 [CF101] create: answered 200, expected 201\n\n"
-        "conformance.judgement.checks.RequirementViolation: CALLS-CREATE-201 [CF101] create: answered 200, expected 201")),
-    ("ADVICE: the suite's advice not followed", "skipped", *_single(
-        "XFAIL ADVICE: CALLS-CREATE-REJECTS-MISTYPED [CF108] create with an invalid body (from over 256 characters): "
-        "answered 201, expected a 4xx refusal\n\nconformance.judgement.checks.RequirementViolation: CALLS-CREATE-REJECTS-MISTYPED "
-        "[CF108] create with an invalid body")),
-    ("Waived deviation", "skipped", *_single(
-        "WAIVED: deletes answer 200 (https://tracker.example.net/T-1)\n\n"
-        "conformance.judgement.checks.RequirementViolation: CALLS-DELETE-204 [CF101] delete: answered 200, expected 204")),
+    ("Contract violation", "failed", "CALLS-DELETE-204 [CF101] delete: answered 200, expected 204\n  observed: DELETE", ""),
+    ("WARN: SHOULD not met", "passed", "WARN SHOULD not met: CALLS-CREATE-201 [CF101] create: answered 200, expected 201", ""),
+    ("ADVICE: the suite's advice not followed", "passed",
+     "ADVICE: CALLS-CREATE-REJECTS-MISTYPED [CF108] create with an invalid body (from over 256 characters): "
+     "answered 201, expected a 4xx refusal", ""),
+    ("Waived deviation", "passed", "WAIVED: deletes answer 200 (https://tracker.example.net/T-1)", ""),
 ]
 
 
@@ -127,12 +123,14 @@ def test_run_files_describe_the_run_without_secrets(tmp_path: Path, monkeypatch:
     _write_run_files(tmp_path)
 
     props = _properties((tmp_path / "allure-results" / "environment.properties").read_text(encoding="ascii"))
-    assert props["base_url"] == "https://api.example.net/v1"
-    assert props["verdict"] == "NOT CONFORMANT"
-    assert props["failed_requirements"] == "CALLS-DELETE-204"
-    assert props["should_warnings"] == "CALLS-CREATE-201"
-    assert props["spec_version"] == "1.2.3" and props["suite_version"] == "0.1.0"
-    assert props["window_seconds"] == "4.0" and props["strict"] == "False"
+    # A few lines, the verdict first: the report shows eight before "Show more".
+    assert list(props)[0] == "verdict" and len(props) <= 8
+    assert props["verdict"] == "NOT CONFORMANT (exit code 1)"
+    assert props["failed"] == "CALLS-DELETE-204" and props["warnings"] == "CALLS-CREATE-201"
+    assert "advice" not in props  # an empty list takes no line
+    assert props["requirements"] == "30 passed, 2 failed, 1 not-run"
+    assert props["target"] == "https://api.example.net/v1"
+    assert props["suite"] == "0.1.0 (spec 1.2.3)"
     assert not (tmp_path / "allure-results" / "executor.json").exists()
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert 'id="CALLS-DELETE-204"' in page and "delete: answered 200, expected 204" in page
@@ -149,8 +147,8 @@ def test_no_allure_files_without_alluredir(tmp_path: Path) -> None:
 
 
 def test_properties_values_are_escaped() -> None:
-    text = report.environment_properties({"note": "a\\b\nc é"}, {"counts": {}})
-    assert "note=a\\\\b\\nc \\u00e9\n" in text
+    text = report.environment_properties({"base_url": "a\\b\nc é"}, {"counts": {}})
+    assert "target=a\\\\b\\nc \\u00e9\n" in text
 
 
 def test_categories_file_is_valid_json(tmp_path: Path) -> None:
@@ -328,7 +326,9 @@ def test_labels_titles_and_attachments_reach_allure(tmp_path: Path) -> None:
     assert sorted(labels["requirement"]) == ["CALLS-DELETE-204", "CALLS-DELETE-UNKNOWN-404"]
     assert {"CALLS-DELETE-204", "CALLS-DELETE-UNKNOWN-404"} <= set(labels["tag"])
     assert labels["severity"] == ["critical"]  # MUST beats SHOULD
-    assert len(labels["story"]) == 2
+    # Grouped once, under its first requirement: the tree's counts add up to the tests run.
+    assert labels["story"] == ["Deleting an existing call answers 204"]
+    assert labels["parentSuite"] == ["Calls API conformance"] and labels["suite"] == ["Sample"]
     assert {link["name"]: link["url"] for link in delete["links"]}["CALLS-DELETE-204"] == \
         "../report.html#CALLS-DELETE-204"
     assert "CALLS-DELETE-UNKNOWN-404** (SHOULD)" in delete["description"]
@@ -530,3 +530,50 @@ def test_the_end_of_a_run_keeps_the_timeline_and_the_window_watch_for_the_report
     assert [(e["who"], e["what"]) for e in stats["timeline"]] == [("retention window", "created call c-1")]
     assert stats["window"] == {"phase": "stopped", "not_judged": "no selected test needs it", "account": "watched call c-1"}
     assert _watch_stats(SimpleNamespace(timeline=Timeline(), window_watch=None)) == {}
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+@pytest.mark.parametrize("files,name", [
+    ({"verdict.json": VERDICT}, "Calls API conformance: NOT CONFORMANT (exit 1)"),
+    ({"matrix.json": {"exit_code": 1, "targets": [{"verdict": "CONFORMANT"}, {"verdict": "NOT CONFORMANT"},
+                                                  {"verdict": "CONFORMANT"}]}},
+     "Calls API conformance, 3 targets: 2 CONFORMANT, 1 NOT CONFORMANT (exit 1)"),
+    ({}, "Calls API conformance"),
+])
+def test_the_html_report_is_named_after_the_verdict(tmp_path: Path, files: dict, name: str) -> None:
+    """allurerc.mjs names the report (its heading, first thing on screen) after the run's answer."""
+    for file, data in files.items():
+        (tmp_path / file).write_text(json.dumps(data), encoding="utf-8")
+    script = (f"const config = (await import({json.dumps(allure_html.ALLURE_CONFIG.as_uri())})).default;"
+              "console.log(JSON.stringify([config.name, config.plugins.awesome.options.reportName,"
+              " config.plugins['single-file'].options.reportName]));")
+    done = subprocess.run(["node", "--input-type=module", "-e", script], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, CALLS_API_REPORTS_DIR=str(tmp_path)), check=True)
+    assert json.loads(done.stdout) == [name, name, name]
+
+
+def test_requirement_links_are_made_clickable_in_the_generated_page(tmp_path: Path) -> None:
+    """Allure 3 shows a link that is not http(s) as text: the page gets each such link's address back."""
+    results = tmp_path / "allure-results"
+    results.mkdir()
+    links = [{"type": "requirement", "name": "CALLS-DELETE-204", "url": "../report.html#CALLS-DELETE-204"},
+             {"type": "issue", "name": "T-1", "url": "https://tracker.example.net/T-1"}]
+    (results / "a-result.json").write_text(json.dumps({"name": "t", "links": links}), encoding="utf-8")
+    found = allure_html.local_links(results)
+    assert found == {"CALLS-DELETE-204": "../report.html#CALLS-DELETE-204"}  # http(s) ones work already
+    page = tmp_path / "index.html"
+    page.write_text("<html><body><div id=app></div></body></html>", encoding="utf-8")
+    allure_html.make_links_clickable(page, found)
+    html = page.read_text(encoding="utf-8")
+    assert html.index('"CALLS-DELETE-204": "../report.html#CALLS-DELETE-204"') < html.index("</body>")
+    assert "test-result-meta-link" in html
+
+
+def test_the_last_line_names_first_what_opens_from_disk(tmp_path: Path) -> None:
+    assert "opens from disk" not in allure_html.opening_line(tmp_path)
+    single = tmp_path / allure_html.SINGLE_FILE_DIR / "index.html"
+    single.parent.mkdir()
+    single.write_text("<html></html>", encoding="utf-8")
+    line = allure_html.opening_line(tmp_path)
+    assert line.index(str(single)) < line.index("serve with: python3 -m http.server -d")
+    assert "opens from disk" in line and f"/{allure_html.HTML_DIR}/" in line

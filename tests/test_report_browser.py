@@ -68,7 +68,7 @@ def test_verdict_and_junit_name_the_failing_requirement(failing_run: dict[str, A
     assert row["status"] == "failed" and row["failures"][0]["code"]
     failures = [f for case in ET.parse(reports / "junit.xml").iter("testcase") for f in case.iter("failure")]
     assert any(REQUIREMENT in (f.get("message", "") + (f.text or "")) for f in failures)
-    assert "calls-conformance: HTML report:" in done.stdout
+    assert "calls-conformance: Allure report (opens from disk):" in done.stdout
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -12,7 +12,7 @@ from conformance.contract import openapi
 from conformance.judgement import baseline as baselines
 from conformance.judgement import verdict
 from conformance.judgement import waivers as waiving
-from conformance.reports import RESULTS_DIR, allure, har, report_page, terminal
+from conformance.reports import allure, har, report_page, terminal
 from conformance.runner.cleanup import clean_up
 from conformance.runner.run import Run, stop_reference
 from conformance.deployment.redaction import REDACT
@@ -37,7 +37,6 @@ def finish(run: Run, exitstatus: int) -> dict[str, Any]:
     result = _decide(run, exitstatus)
     cfg = run.config
     verdict.write_verdict(result, cfg.reports_dir)
-    allure.relabel_waived(cfg.reports_dir / RESULTS_DIR)
     scrub = REDACT.with_secrets(*cfg.secrets)
     har.write(cfg.reports_dir, run.history, scrub)
     report_page.write(cfg.reports_dir, result, scrub)

@@ -10,6 +10,7 @@ import pytest
 
 from conformance.judgement.baseline import BaselineError
 from conformance.judgement.waivers import WaiverError
+from conformance.reports import allure as reporting
 from conformance.runner import collection, console, finish, options, outcome, preflight, selection, watches
 from conformance.runner.run import current_run, has_run, start_run
 from conformance.deployment.config import ConfigError
@@ -115,6 +116,19 @@ def pytest_exception_interact(node: Any, call: pytest.CallInfo, report: pytest.T
 @pytest.hookimpl(tryfirst=True)
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
     return outcome.progress_status(report)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    reporting.show_outcome(report)  # the report is final: the Allure result says the same
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_fixture_setup(fixturedef: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    reporting.name_fixture_step(fixturedef)  # before allure-pytest starts the step
+    try:
+        return (yield)
+    finally:
+        reporting.name_teardown_steps(fixturedef)  # after allure-pytest has wrapped the finalizers
 
 
 _VERDICT_KEY = pytest.StashKey[dict]()
