@@ -133,6 +133,15 @@ def not_judged(requirement: str, reason: str) -> None:
         current.not_judged.setdefault(requirement, reason)
 
 
+def _answer_key(response: Response, kind: str) -> str | None:
+    """A status that is the same defect whichever probe met it: by operation (or method), status and kind."""
+    exchange = response.exchange
+    if exchange is None:
+        return None
+    operation = openapi.operation_of(exchange.method, urlsplit(exchange.url).path) or exchange.method
+    return f"{operation} {response.status} {kind}"
+
+
 def _describe_allowed(allowed: Collection[int]) -> str:
     return " or ".join(str(s) for s in sorted(allowed))
 
@@ -143,7 +152,8 @@ def expect_no_server_error(response: Response, what: str = "", *, malformed: boo
     if response.status >= 500:
         kind = "on malformed input (expected a 4xx refusal)" if malformed else "on a valid request"
         prefix = f"{what}: " if what else ""
-        raise violation("CALLS-NO-SERVER-ERROR", "CF102", f"{prefix}server error {response.status} {kind}", response)
+        raise RequirementViolation("CALLS-NO-SERVER-ERROR", "CF102", f"{prefix}server error {response.status} {kind}",
+                                   response.exchange, key=_answer_key(response, kind))
 
 
 def contract_status_violation(operation_id: str, status: int | None,
@@ -197,8 +207,10 @@ def expect_rejected(response: Response, requirement: str, what: str) -> None:
         return
     if response.status >= 500:
         message = f"{what}: server error {response.status} on malformed input, expected a 4xx refusal"
-        raise BaseExceptionGroup(message, [violation(requirement, "CF102", message, response),
-                                           violation("CALLS-NO-SERVER-ERROR", "CF102", message, response)])
+        key = _answer_key(response, "on malformed input (expected a 4xx refusal)")
+        raise BaseExceptionGroup(message, [
+            RequirementViolation(requirement, "CF102", message, response.exchange, key=key),
+            RequirementViolation("CALLS-NO-SERVER-ERROR", "CF102", message, response.exchange, key=key)])
     code = "CF108" if 200 <= response.status < 300 else "CF101"
     raise violation(requirement, code, f"{what}: {answer_words(response.status)}, expected a 4xx refusal", response)
 

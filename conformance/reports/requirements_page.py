@@ -61,7 +61,9 @@ def _failure_note(failure: dict[str, Any], scrub: Any) -> str:
     """One failure of a requirement, as HTML: its code, first line and test, and the exchange it observed
     (its entry in the run's exchanges.har)."""
     first = failure["message"].splitlines()[0] if failure["message"] else ""
-    note = html.escape(scrub(f"[{failure['code']}] {first} ({failure['test']})"))
+    seen = f"; seen in {failure['count']} answers, first: {', '.join(failure['places'])}" \
+        if failure.get("count", 1) > 1 else ""
+    note = html.escape(scrub(f"[{failure['code']}] {first} ({failure['test']}{seen})"))
     if failure.get("exchange"):
         note += f' &middot; <a href="{har.FILE}">exchange #{int(failure["exchange"])} in {har.FILE}</a>'
     return note
