@@ -246,11 +246,12 @@ QUOTE_LIMIT = 120
 
 
 def quote(value: Any, limit: int = QUOTE_LIMIT) -> str:
-    """A JSON value as compact JSON, cut to `limit` characters."""
+    """A JSON value as compact JSON, redacted, then cut to `limit` characters (a secret the target echoes is
+    redacted whole before any cut)."""
     try:
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        text = REDACT(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
     except (TypeError, ValueError):
-        text = repr(value)
+        text = REDACT(repr(value))
     return text if len(text) <= limit else text[:limit] + "..."
 
 
@@ -265,7 +266,7 @@ def json_path(parts: Iterable[Any]) -> str:
 
 def schema_error_text(message: str, path: Iterable[Any], keyword: str) -> str:
     """One JSON Schema error: its message (bounded), where, and the keyword that failed."""
-    return f"{cut_words(' '.join(message.split()), 160)} at {json_path(path)} ({keyword})"
+    return f"{cut_words(REDACT(' '.join(message.split())), 160)} at {json_path(path)} ({keyword})"
 
 
 def schema_error_key(path: Iterable[Any], keyword: str, message: str) -> str:

@@ -53,13 +53,6 @@ class Failure:
         return {"test": self.test, "code": self.code, "message": self.message, "reproduce": self.reproduce,
                 "observed": self.observed, "exchange": self.exchange, "count": self.count, "places": self.places}
 
-    def seen(self) -> str:
-        """How often and where, for a failure seen more than once ("" otherwise)."""
-        if self.count < 2:
-            return ""
-        more = ", ..." if self.count > len(self.places) else ""
-        return f"seen in {self.count} answers; first: {', '.join(self.places)}{more}"
-
 
 def place(test: str, observed: str | None) -> str:
     """Where a failure was seen, in a few words: the request (sids cut short) and the test's own name."""

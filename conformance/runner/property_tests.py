@@ -155,7 +155,7 @@ def _failure_text(failure: Any) -> tuple[str, str]:
     text = " ".join(f"{failure.title}: {failure.message}".split()).rstrip(":")
     if "maximum recursion depth exceeded" in text:
         text = f"not valid JSON for this API: nested deeper than {MAX_JSON_DEPTH} levels"
-    return cut_words(text, 200), f"{failure.code} {failure.title}"
+    return cut_words(REDACT(text), 200), f"{failure.code} {failure.title}"  # redacted before it is cut
 
 
 def _sent(case: Any) -> str:
