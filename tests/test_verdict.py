@@ -138,7 +138,8 @@ def test_the_same_defect_seen_by_many_tests_is_one_failure_with_its_count_and_fi
     [row] = data["requirements"]
     assert [(f["test"], f["count"]) for f in row["failures"]] == [("suite.py::test_0", 5), ("suite.py::test_9", 1)]
     assert row["failures"][0]["places"] == [f"GET /v1/Accounts/8314ce10…/Calls (test_{n})" for n in range(3)]
-    assert row["tests"] == ["suite.py::test_0", "suite.py::test_9"]
+    assert row["failures"][0]["seen_by"] == [f"suite.py::test_{n}" for n in range(5)]
+    assert row["tests"] == [f"suite.py::test_{n}" for n in (0, 1, 2, 3, 4, 9)]
     assert any("(seen in 5 answers)" in line for line in summary_lines(data))
 
 

@@ -36,11 +36,12 @@ class Failure:
     key: str = ""  # what makes two failures the same defect (the check's, else the message)
     count: int = 1  # answers in which the defect was seen
     places: list[str] = field(default_factory=list)  # the first of them: request and test
+    seen_by: list[str] = field(default_factory=list)  # every test that saw it (a waiver must cover each)
 
     def __post_init__(self) -> None:
         self.key = self.key or self.message
-        if not self.places:
-            self.places = [place(self.test, self.observed)]
+        self.places = self.places or [place(self.test, self.observed)]
+        self.seen_by = self.seen_by or [self.test]
 
     def same_defect(self, other: "Failure") -> bool:
         return (self.code, self.key) == (other.code, other.key)
@@ -48,10 +49,12 @@ class Failure:
     def seen_again(self, other: "Failure") -> None:
         self.count += other.count
         self.places = (self.places + [p for p in other.places if p not in self.places])[:MAX_PLACES]
+        self.seen_by += [test for test in other.seen_by if test not in self.seen_by]
 
     def as_dict(self) -> dict[str, Any]:
         return {"test": self.test, "code": self.code, "message": self.message, "reproduce": self.reproduce,
-                "observed": self.observed, "exchange": self.exchange, "count": self.count, "places": self.places}
+                "observed": self.observed, "exchange": self.exchange, "count": self.count, "places": self.places,
+                "seen_by": self.seen_by}
 
 
 def place(test: str, observed: str | None) -> str:
