@@ -318,6 +318,10 @@ def _contract_status(c: ReferenceClient) -> list[str]:
         (item, "delete", c.delete(other)), (item, "delete", c.delete(other)),
         (item, "delete", c.delete(random_sid())), (item, "delete", c.delete("abc")),
     ]
+    # Every answer counts, whatever was sent: each invalid body, an undefined query parameter.
+    exchanges += [(collection, "post", c.create(content=content)) for content in BAD_BODIES.values()]
+    exchanges += [(path, "get", c.request("GET", url, params={"page": "1"}, headers=c.auth(c.a)))
+                  for path, url in ((collection, c.path(c.a.sid)), (item, c.path(c.a.sid, sid)))]
     # No 5xx is documented (decision D-13): a server error is an undocumented status as well.
     return [f"{method.upper()} {path} answered {response.status_code}" for path, method, response in exchanges
             if not contract_allows(documented_statuses(path, method), response.status_code)]
@@ -959,6 +963,20 @@ def test_jambonz_like_variant_answers_as_the_notes_describe() -> None:
     assert c.create(content=b"{}", content_type="text/plain").status_code == 400
     listed = [call["call_sid"] for call in list_calls(c)]
     assert listed == sorted(listed)
+
+
+def test_jambonz_as_observed_fault_lists_an_empty_item_and_relays_refused_creates_as_a_bare_500() -> None:
+    c = ReferenceClient(fault="jambonz-as-observed")
+    listed = body_of(c.list())
+    assert listed.count({}) == 1 and len(listed) > 1
+    for name in ("from-an-object", "from-not-string", "from-too-long"):
+        refused = c.create(content=BAD_BODIES[name])
+        assert (refused.status_code, refused.text, refused.headers["content-type"].split(";")[0]) == \
+            (500, "Internal Server Error", "text/plain"), name
+    # What the api-server checks itself is still a 400.
+    assert {c.create(content=BAD_BODIES[name]).status_code for name in ("missing-from", "missing-to",
+                                                                        "unknown-to-type", "tag-not-object")} == {400}
+    assert c.unexpected_errors == 0
 
 
 def test_list_account_sid_wrong_uses_an_account_the_server_does_not_have() -> None:

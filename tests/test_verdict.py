@@ -122,3 +122,31 @@ def test_a_full_run_says_nothing_of_coverage():
     verdict = build_verdict(ledger, strict=False, accept_incomplete=False, target={}, spec_version="1",
                             started=0.0, stats={})
     assert summary_lines(verdict)[-1] == "VERDICT: CONFORMANT (exit code 0)"
+
+
+def test_the_same_defect_seen_by_many_tests_is_one_failure_with_its_count_and_first_places(tmp_path):
+    ledger = ledger_with(req("CALLS-A"))
+    for number in range(5):
+        ledger.failed("CALLS-A", Failure(f"suite.py::test_{number}", "CF104", f"list {number}, item {number + 1} "
+                                         "of 9 {}: 'call_sid' is a required property at $[0] (required)",
+                                         observed=f"GET http://x/v1/Accounts/8314ce10-d397-4c60-a623-2995d177816a"
+                                                  f"/Calls -> 200 OK", key="empty item"))
+    ledger.failed("CALLS-A", Failure("suite.py::test_9", "CF104", "another defect"))
+    verdict = build_verdict(ledger, strict=False, accept_incomplete=False, target={}, spec_version="1",
+                            started=0.0, stats={})
+    data = json.loads(write_verdict(verdict, tmp_path).read_text())
+    [row] = data["requirements"]
+    assert [(f["test"], f["count"]) for f in row["failures"]] == [("suite.py::test_0", 5), ("suite.py::test_9", 1)]
+    assert row["failures"][0]["places"] == [f"GET /v1/Accounts/8314ce10…/Calls (test_{n})" for n in range(3)]
+    assert row["failures"][0]["seen_by"] == [f"suite.py::test_{n}" for n in range(5)]
+    assert row["tests"] == [f"suite.py::test_{n}" for n in (0, 1, 2, 3, 4, 9)]
+    assert any("(seen in 5 answers)" in line for line in summary_lines(data))
+
+
+def test_failures_without_a_key_are_the_same_defect_only_when_their_messages_are_equal():
+    ledger = ledger_with(req("CALLS-A"))
+    ledger.failed("CALLS-A", Failure("t1", "CF101", "answered 200, expected 404"))
+    ledger.failed("CALLS-A", Failure("t2", "CF101", "answered 200, expected 404"))
+    ledger.failed("CALLS-A", Failure("t3", "CF101", "answered 201, expected 404"))
+    ledger.failed("CALLS-A", Failure("t4", "CF108", "answered 200, expected 404"))
+    assert [(f.test, f.count) for f in ledger.evidence["CALLS-A"].failures] == [("t1", 2), ("t3", 1), ("t4", 1)]

@@ -16,22 +16,25 @@ Failure codes:
   CF113 call did not end in time    CF114 observations of a call disagree
   CF115 an ended call changed       CF116 a create named a known sid   CF117 a deleted call came back
   CF118 answered for another sid    CF119 near-miss credential served  CF120 scheme case refused
+  CF121 status the contract does not document for the operation
 Schemathesis' own checks keep their codes (ST101...).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+import json
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from conformance.contract import openapi
 from conformance.contract.calls import TARGET_ADDRESS
 from conformance.deployment.api import BodyUnusable, Response
 from conformance.deployment.exchange import Exchange
-from conformance.deployment.redaction import REDACT
+from conformance.deployment.redaction import REDACT, cut_words
 
 REFUSAL_STATUSES = frozenset({401, 403, 404})
 
@@ -40,10 +43,13 @@ class RequirementViolation(AssertionError):
     """A requirement of the catalogue was seen broken."""
 
     def __init__(self, requirement: str, code: str, message: str, exchange: Exchange | None = None,
-                 evidence: list[tuple[str, Exchange]] | None = None) -> None:
+                 evidence: list[tuple[str, Exchange]] | None = None, key: str | None = None) -> None:
         self.requirement = requirement
         self.code = code
         self.message = REDACT(message)  # it may quote what the target sent, which may echo a secret
+        # What makes two violations the same defect, seen in other answers: the message without what varies
+        # from answer to answer (the test's words, a position in a list, a sid). The ledger files it once.
+        self.key = REDACT(key) if key else self.message
         self.exchange = exchange
         # Exchanges that contradict each other, each with its label ("exchange #12"): `exchange` is the first.
         self.evidence = list(evidence or [])
@@ -127,6 +133,15 @@ def not_judged(requirement: str, reason: str) -> None:
         current.not_judged.setdefault(requirement, reason)
 
 
+def _answer_key(response: Response, kind: str) -> str | None:
+    """A status that is the same defect whichever probe met it: by operation (or method), status and kind."""
+    exchange = response.exchange
+    if exchange is None:
+        return None
+    operation = openapi.operation_of(exchange.method, urlsplit(exchange.url).path) or exchange.method
+    return f"{operation} {response.status} {kind}"
+
+
 def _describe_allowed(allowed: Collection[int]) -> str:
     return " or ".join(str(s) for s in sorted(allowed))
 
@@ -137,7 +152,33 @@ def expect_no_server_error(response: Response, what: str = "", *, malformed: boo
     if response.status >= 500:
         kind = "on malformed input (expected a 4xx refusal)" if malformed else "on a valid request"
         prefix = f"{what}: " if what else ""
-        raise violation("CALLS-NO-SERVER-ERROR", "CF102", f"{prefix}server error {response.status} {kind}", response)
+        raise RequirementViolation("CALLS-NO-SERVER-ERROR", "CF102", f"{prefix}server error {response.status} {kind}",
+                                   response.exchange, key=_answer_key(response, kind))
+
+
+def contract_status_violation(operation_id: str, status: int | None,
+                              exchange: Exchange | None) -> RequirementViolation | None:
+    """CALLS-CONTRACT-STATUS: an answer whose status the contract does not document for its operation. The one
+    check of every answer's status, generated requests and the suite's own probes alike; the same status of
+    the same operation is one defect, however many answers show it."""
+    if status is None or openapi.documents_status(operation_id, status):
+        return None
+    documented = ", ".join(openapi.documented_statuses(operation_id))
+    return RequirementViolation("CALLS-CONTRACT-STATUS", "CF121", f"{operation_id} answered {status}, a status "
+                                f"the contract does not document for it (it documents {documented})", exchange,
+                                key=f"{operation_id} {status}")
+
+
+def judge_contract_status(response: Response) -> None:
+    """Record (see `record`) an undocumented status of an answer to one of the API's operations, whatever the
+    test made of it. Outside a test (preflight, cleanup, background watches) nothing is judged."""
+    exchange = response.exchange
+    if _JUDGEMENT.get() is None or exchange is None:
+        return
+    operation = openapi.operation_of(exchange.method, urlsplit(exchange.url).path)
+    found = contract_status_violation(operation, response.status, exchange) if operation else None
+    if found is not None:
+        record(found)
 
 
 def expect_status(response: Response, allowed: int | Collection[int], requirement: str, what: str) -> None:
@@ -154,7 +195,7 @@ def expect_client_error(response: Response, requirement: str, what: str) -> None
     if 400 <= response.status < 500:
         return
     expect_no_server_error(response, what, malformed=True)
-    raise violation(requirement, "CF101", f"{what}: answered {response.status}, expected a 4xx refusal", response)
+    raise violation(requirement, "CF101", f"{what}: {answer_words(response.status)}, expected a 4xx refusal", response)
 
 
 def expect_rejected(response: Response, requirement: str, what: str) -> None:
@@ -166,10 +207,12 @@ def expect_rejected(response: Response, requirement: str, what: str) -> None:
         return
     if response.status >= 500:
         message = f"{what}: server error {response.status} on malformed input, expected a 4xx refusal"
-        raise BaseExceptionGroup(message, [violation(requirement, "CF102", message, response),
-                                           violation("CALLS-NO-SERVER-ERROR", "CF102", message, response)])
+        key = _answer_key(response, "on malformed input (expected a 4xx refusal)")
+        raise BaseExceptionGroup(message, [
+            RequirementViolation(requirement, "CF102", message, response.exchange, key=key),
+            RequirementViolation("CALLS-NO-SERVER-ERROR", "CF102", message, response.exchange, key=key)])
     code = "CF108" if 200 <= response.status < 300 else "CF101"
-    raise violation(requirement, code, f"{what}: answered {response.status}, expected a 4xx refusal", response)
+    raise violation(requirement, code, f"{what}: {answer_words(response.status)}, expected a 4xx refusal", response)
 
 
 def expect_json(response: Response, requirement: str, what: str) -> Any:
@@ -185,8 +228,8 @@ def expect_json(response: Response, requirement: str, what: str) -> Any:
         raise violation(requirement, "CF104", f"{what}: body is not valid JSON", response) from None
 
 
-def _schema_requirement(path: str, message: str) -> str:
-    field = path.split("/")[-1]
+def _schema_requirement(path: tuple[str | int, ...], message: str) -> str:
+    field = str(path[-1]) if path else ""
     if field == "call_status" and "is not one of" in message:
         return "CALLS-CALL-STATUS-ENUM"
     if field == "direction" and "is not one of" in message:
@@ -196,19 +239,71 @@ def _schema_requirement(path: str, message: str) -> str:
 
 ENUM_FIELDS = {"CALLS-CALL-STATUS-ENUM": "call_status", "CALLS-CALL-DIRECTION-ENUM": "direction"}
 
+#: Failure messages stay a few hundred characters: they quote what matters (the item, the keyword and its
+#: place), never a whole body or schema; the exchange itself is in `observed` and exchanges.har.
+MESSAGE_LIMIT = 400
+QUOTE_LIMIT = 120
 
-def call_object_violations(call: Any, response: Response, what: str) -> list[RequirementViolation]:
+
+def quote(value: Any, limit: int = QUOTE_LIMIT) -> str:
+    """A JSON value as compact JSON, redacted, then cut to `limit` characters (a secret the target echoes is
+    redacted whole before any cut)."""
+    try:
+        text = REDACT(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+    except (TypeError, ValueError):
+        text = REDACT(repr(value))
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def json_path(parts: Iterable[Any]) -> str:
+    """A place in a JSON value, as a JSONPath: $[0].sip_status."""
+    path = "$"
+    for part in parts:
+        name = str(part)
+        path += f"[{part}]" if isinstance(part, int) else f".{name}" if name.isidentifier() else f"[{name!r}]"
+    return path
+
+
+def schema_error_text(message: str, path: Iterable[Any], keyword: str) -> str:
+    """One JSON Schema error: its message (bounded), where, and the keyword that failed."""
+    return f"{cut_words(REDACT(' '.join(message.split())), 160)} at {json_path(path)} ({keyword})"
+
+
+def schema_error_key(path: Iterable[Any], keyword: str, message: str) -> str:
+    """The same error in another answer: its place without list positions and its keyword (and which property
+    is missing: a type or enum message quotes the value, which varies)."""
+    place = json_path(p for p in path if not isinstance(p, int))
+    return f"{place} {keyword}" + (f" {message}" if keyword == "required" else "")
+
+
+def answer_words(status: int) -> str:
+    """What an answer did with a request, in the words of what happened: a 5xx neither accepted nor refused it."""
+    if 200 <= status < 300:
+        return f"accepted (answered {status})"
+    if 400 <= status < 500:
+        return f"refused (answered {status})"
+    if status >= 500:
+        return f"answered {status} (a server error, not a refusal)"
+    return f"answered {status}"
+
+
+def call_object_violations(call: Any, response: Response, what: str,
+                           at: tuple[int, ...] = ()) -> list[RequirementViolation]:
     """What is wrong with a call object against the contract's `Call` schema: one violation per requirement
-    (the schema, each enum), each with its first error and how many more."""
-    by_requirement: dict[str, list[str]] = {}
-    for error in openapi.schema_errors(call, "Call"):
-        path, _, message = error.partition(": ")
-        by_requirement.setdefault(_schema_requirement(path, message), []).append(error)
+    (the schema, each enum), each with its first error (keyword and place in the body, `at` being the object's)
+    and how many more. Its key leaves out `what` and the object's place: the same defect in any answer."""
+    by_requirement: dict[str, list[openapi.SchemaError]] = {}
+    for error in openapi.schema_findings(call, "Call"):
+        by_requirement.setdefault(_schema_requirement(error.path, error.message), []).append(error)
     found = []
     for requirement, errors in by_requirement.items():
+        first = errors[0]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         code = "CF104" if requirement == "CALLS-CALL-SCHEMA" else "CF105"
-        found.append(violation(requirement, code, f"{what}: {errors[0]}{more}", response))
+        text = schema_error_text(first.message, at + first.path, first.keyword)
+        key = f"{requirement} {code} " + "; ".join(schema_error_key(e.path, e.keyword, e.message) for e in errors)
+        found.append(RequirementViolation(requirement, code, cut_words(f"{what}: {text}{more}", MESSAGE_LIMIT),
+                                          response.exchange, key=key))
     return found
 
 
@@ -258,7 +353,9 @@ def expect_call_list(response: Response, what: str) -> ListedCalls:
                 twice.append(sid)
                 continue
             seen.add(sid)
-        found = call_object_violations(call, response, f"{what}, item {index} of {len(body)}")
+        # 1-based, as a reader counts; the item quoted, since the body excerpt may stop before it.
+        found = call_object_violations(call, response, f"{what}, item {index + 1} of {len(body)} {quote(call)}",
+                                       at=(index,))
         for v in found:
             record(v)
         if not found:
@@ -288,7 +385,7 @@ def expect_refused(response: Response, requirement: str, what: str,
         return
     expect_no_server_error(response, what, malformed=True)
     code = "CF108" if 200 <= response.status < 300 else "CF101"
-    raise violation(requirement, code, f"{what}: answered {response.status}, expected refusal with "
+    raise violation(requirement, code, f"{what}: {answer_words(response.status)}, expected refusal with "
                     f"{_describe_allowed(allowed)}", response)
 
 

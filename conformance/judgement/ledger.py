@@ -8,6 +8,7 @@ verdict.py turns the ledger into the run's answer.
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,18 +16,56 @@ from typing import Any
 from conformance.contract.catalogue import Requirement, load_catalogue
 
 
+#: How many places a failure seen again and again names (the first ones): enough to find it, not a list of all.
+MAX_PLACES = 3
+
+_UUID = re.compile(r"([0-9a-fA-F]{8})-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
 @dataclass
 class Failure:
+    """One defect of a requirement, as the first test that saw it reported it. The same defect seen again (same
+    code and `key`) is counted in `count`, and its first `MAX_PLACES` places are kept, not filed again."""
+
     test: str
     code: str
     message: str
     reproduce: str | None = None
     observed: str | None = None  # what was sent and what came back: request line, status, content type, body
     exchange: int | None = None  # the observed exchange's number in the run (its `_id` in exchanges.har)
+    key: str = ""  # what makes two failures the same defect (the check's, else the message)
+    count: int = 1  # answers in which the defect was seen
+    places: list[str] = field(default_factory=list)  # the first of them: request and test
+    seen_by: list[str] = field(default_factory=list)  # every test that saw it (a waiver must cover each)
+
+    def __post_init__(self) -> None:
+        self.key = self.key or self.message
+        self.places = self.places or [place(self.test, self.observed)]
+        self.seen_by = self.seen_by or [self.test]
+
+    def same_defect(self, other: "Failure") -> bool:
+        return (self.code, self.key) == (other.code, other.key)
+
+    def seen_again(self, other: "Failure") -> None:
+        self.count += other.count
+        self.places = (self.places + [p for p in other.places if p not in self.places])[:MAX_PLACES]
+        self.seen_by += [test for test in other.seen_by if test not in self.seen_by]
 
     def as_dict(self) -> dict[str, Any]:
         return {"test": self.test, "code": self.code, "message": self.message, "reproduce": self.reproduce,
-                "observed": self.observed, "exchange": self.exchange}
+                "observed": self.observed, "exchange": self.exchange, "count": self.count, "places": self.places,
+                "seen_by": self.seen_by}
+
+
+def place(test: str, observed: str | None) -> str:
+    """Where a failure was seen, in a few words: the request (sids cut short) and the test's own name."""
+    name = test.rsplit("::", 1)[-1]
+    if not observed:
+        return name
+    method, _, rest = observed.partition(" ")
+    url = rest.split(" ", 1)[0]
+    path = "/" + url.split("://", 1)[-1].partition("/")[2] if "://" in url else url
+    return f"{method} {_UUID.sub(lambda m: m.group(1) + '…', path)} ({name})"
 
 
 @dataclass
@@ -64,10 +103,17 @@ class Ledger:
                 self._get(rid).passed_by.append(test)
 
     def failed(self, requirement: str, failure: Failure) -> None:
+        """File a failure; the same defect already filed is counted there instead. One defect, one entry: a
+        malformed list item every listing test meets is one failure (filed under the test that saw it first,
+        with its count and first places), not one per test. Each test still reports it in its own result."""
         with self._lock:
             ev = self._get(requirement)
             ev.selected = ev.collected = True
-            ev.failures.append(failure)
+            same = next((f for f in ev.failures if f.same_defect(failure)), None)
+            if same is None:
+                ev.failures.append(failure)
+            else:
+                same.seen_again(failure)
 
     def not_run(self, test: str, requirements: list[str], reason: str) -> None:
         with self._lock:

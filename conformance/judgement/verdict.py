@@ -78,7 +78,7 @@ def decide(ledger: Ledger, strict: bool) -> tuple[str, list[dict[str, Any]]]:
             reasons = [req.untestable_reason or "not observable through the API"]
         rows.append({
             "id": rid, "level": req.level, "area": req.area, "title": req.title, "status": status,
-            "tests": sorted(set(ev.passed_by) | {f.test for f in ev.failures}),
+            "tests": sorted(set(ev.passed_by) | {test for f in ev.failures for test in f.seen_by}),
             "failures": [f.as_dict() for f in ev.failures], "reasons": reasons,
         })
     del should_failed  # SHOULD failures do not change the answer unless strict; they are listed as warnings

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from conformance.reference.behaviour import (
-    CREATE, DELETE, GET, HARD_BODY_LIMIT, LIST, Behaviour, Context, HttpError, Reply, Status, is_uuid,
+    CREATE, DELETE, GET, HARD_BODY_LIMIT, LIST, TARGET_FIELDS, Behaviour, Context, HttpError, Reply, Status, is_uuid,
     parse_authorization,
 )
 from conformance.reference.clock import Clock
@@ -368,6 +368,26 @@ class JambonzLike(ExtraFields):
         return sorted(super().list_calls(ctx), key=lambda r: r.call_sid)
 
 
+class JambonzAsObserved(JambonzLike):
+    """A jambonz server as it was seen answering, deviations included (see the jambonz notes)."""
+
+    def finish(self, ctx: Context, reply: Reply) -> Reply:
+        reply = super().finish(ctx, reply)
+        if ctx.operation == LIST and reply.status == 200 and isinstance(reply.body, list):
+            # An expired call's key still indexed until the next purge: listed as an empty object.
+            return reply.but(body=reply.body[:1] + [{}] + reply.body[1:])
+        return reply
+
+    def invalid_create(self, ctx: Context, body: Any, errors: list[str]) -> Reply:
+        # The api-server checks only that `from` is given and `to` has a known type; what else the media
+        # server refuses comes back relayed as a bare 500.
+        to = body.get("to") if isinstance(body, dict) else None
+        if (isinstance(to, dict) and to.get("type") in TARGET_FIELDS and body.get("from") not in (None, "")
+                and all(e.startswith(("from", "to")) for e in errors)):
+            return Reply(500, "Internal Server Error", media_type="text/plain", raw=True)
+        return super().invalid_create(ctx, body, errors)
+
+
 class OpenEnds(Behaviour):
     REWRITE_AFTER = 0.3  # the next status change comes at least this long after the delete
 
@@ -502,11 +522,18 @@ FAULTS: dict[str, Fault] = _registry(
           "is right.",
           SuccessChange.of(operations=(LIST,),
                            change=lambda reply: reply.but(body=reply.body[:1] + [{}] + reply.body[1:]))),
+    Fault("jambonz-as-observed", "CALLS-CALL-SCHEMA",
+          "As jambonz-like, with the two deviations seen on a jambonz server: the list carries one `{}` item (an "
+          "expired call still indexed), and a create body that names a caller and a known target type but is "
+          "otherwise invalid (an empty number, a `from` object, number or over 256 characters) answers a bare "
+          "text/plain 500.",
+          JambonzAsObserved, also=("CALLS-NO-SERVER-ERROR", "CALLS-CONTRACT-STATUS", "CALLS-CREATE-REJECTS-INVALID",
+                                   "CALLS-CREATE-REJECTS-MISTYPED")),
     Fault("list-duplicates-a-call", "CALLS-LIST-DISTINCT", "The list names its first call twice.",
           SuccessChange.of(operations=(LIST,), change=_first_twice)),
     Fault("query-param-500", "CALLS-NO-SERVER-ERROR",
           "A list or get carrying a query parameter (the API defines none, e.g. `?page=1`) answers 500.",
-          QueryParam500),
+          QueryParam500, also=("CALLS-CONTRACT-STATUS",)),
     Fault("accept-list-406", "CALLS-COMMON-HEADERS",
           "A list or get whose Accept header lists several media types (`application/json, text/plain, */*`) "
           "answers 406, although application/json is among them.",

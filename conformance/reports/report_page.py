@@ -203,6 +203,10 @@ def _findings(rows: list[dict[str, Any]], v: dict[str, Any]) -> str:
         for failure in row.get("failures", []):
             parts.append(f'<div class="one"><p class="msg">[{e(str(failure.get("code")))}] '
                          f'{_text(failure.get("message") or "")}</p><div class="test">{e(str(failure.get("test")))}</div>')
+            if failure.get("count", 1) > 1:
+                # One defect seen again and again is one failure: how often, and where first.
+                parts.append(f'<p class="small">seen in {int(failure["count"])} answers, first: '
+                             f'{e(", ".join(failure.get("places") or []))}</p>')
             if failure.get("observed"):
                 parts.append(f'<p class="label">Observed (sent, then answered)</p><pre>{e(failure["observed"])}</pre>')
             if failure.get("reproduce"):

@@ -27,6 +27,8 @@ def requirement_lines(verdict: dict[str, Any]) -> list[str]:
         if row["failures"]:
             first = row["failures"][0]
             why = f"  {first['test']}: [{first['code']}] {first['message'].splitlines()[0]}"
+            if first.get("count", 1) > 1:
+                why += f" (seen in {first['count']} answers)"
             if len(row["failures"]) > 1:
                 why += f" (+{len(row['failures']) - 1} more in verdict.json)"
             if row.get("waiver"):

@@ -73,7 +73,7 @@ def record(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) 
     for v in found:
         curl, observed = (v.exchange.curl(), REDACT(v.exchange.describe())) if v.exchange else (None, None)
         number = run.history.index_of(v.exchange) if v.exchange else None
-        run.ledger.failed(v.requirement, Failure(name, v.code, v.message, curl, observed, number))
+        run.ledger.failed(v.requirement, Failure(name, v.code, v.message, curl, observed, number, v.key))
     rest = [r for r in requirements if r not in failed_ids]
     unjudged = {r: judged.not_judged[r] for r in rest if r in judged.not_judged}
     for rid, reason in unjudged.items():

@@ -14,6 +14,7 @@ from conformance.evidence.observed import ObservedClient
 from conformance.evidence.timeline import Timeline
 from conformance.judgement import baseline as baselines
 from conformance.judgement import waivers as waiving
+from conformance.judgement.checks import judge_contract_status
 from conformance.judgement.ledger import Ledger
 from conformance.runner.budget import CallBudget
 from conformance.runner.case_selection import CoverageSelection
@@ -57,7 +58,17 @@ class Run:
 
     def client(self, token: str | None, account_sid: str | None = None) -> ApiClient:
         """A client of an account (the main one by default) with any token, sharing the run's session."""
-        return ObservedClient(self.config.base_url, account_sid or self.config.account_sid, token, self.api.session)
+        return JudgedClient(self.config.base_url, account_sid or self.config.account_sid, token, self.api.session)
+
+
+class JudgedClient(ObservedClient):
+    """The client of the suite's tests: every answer's status is judged against the contract, whatever the
+    test makes of it (checks.judge_contract_status; the generated tests judge theirs in property_tests.py)."""
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = super().request(method, path, **kwargs)
+        judge_contract_status(response)
+        return response
 
 
 _RUN_KEY = pytest.StashKey[Run]()
@@ -96,8 +107,8 @@ def open_run(cfg: TargetConfig, reference: Any = None, on_wait: Callable[[str], 
     session = TargetSession(timeout=cfg.request_timeout, verify=cfg.verify, pacer=pacer,
                             log=log, token_envs=token_envs, max_body_bytes=cfg.max_body_bytes,
                             budget=cfg.run_budget, on_wait=on_wait, history=history)
-    api = ObservedClient(cfg.base_url, cfg.account_sid, cfg.token, session)
-    other = ObservedClient(cfg.base_url, cfg.other_account_sid, cfg.other_token, session) if cfg.has_other_account else None
+    api = JudgedClient(cfg.base_url, cfg.account_sid, cfg.token, session)
+    other = JudgedClient(cfg.base_url, cfg.other_account_sid, cfg.other_token, session) if cfg.has_other_account else None
     return Run(cfg, api, other, log, Ledger(), reference=reference, history=history)
 
 
