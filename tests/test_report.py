@@ -577,3 +577,11 @@ def test_the_last_line_names_first_what_opens_from_disk(tmp_path: Path) -> None:
     line = allure_html.opening_line(tmp_path)
     assert line.index(str(single)) < line.index("serve with: python3 -m http.server -d")
     assert "opens from disk" in line and f"/{allure_html.HTML_DIR}/" in line
+
+
+def test_a_defect_seen_in_many_answers_says_how_often_and_where_first() -> None:
+    failure = {**_failure("CF103", "item 1 of 2 {}: 'call_sid' is a required property at $[0] (required)", 4),
+               "count": 41, "places": ["GET /v1/Accounts/a/Calls (test_list)", "GET /v1/Accounts/a/Calls (test_b)"]}
+    verdict = {**FULL_VERDICT, "requirements": [_row("CALLS-CALL-SCHEMA", "MUST", "failed", [failure])]}
+    assert "seen in 41 answers, first: GET /v1/Accounts/a/Calls (test_list), GET /v1/Accounts/a/Calls (test_b)" \
+        in _page(verdict)
