@@ -188,6 +188,8 @@ def environment_properties(summary: dict[str, Any], verdict: dict[str, Any], scr
         "should_warnings": ", ".join(verdict.get("warnings", [])) or "(none)",
         "advisories": ", ".join(verdict.get("advisories", [])) or "(none)",
         "requirements": ", ".join(f"{n} {status}" for status, n in counts.items()),
+        "passed_on_partial_evidence": ", ".join(r["id"] for r in verdict.get("requirements", [])
+                                                if (r.get("evidence") or {}).get("partial")) or "(none)",
         "suite_version": verdict.get("suite_version"),
         "spec_version": verdict.get("spec_version"),
         "started_at": verdict.get("started_at"),
