@@ -194,6 +194,7 @@ def rests_on(requirement: str, sid: str, created: bool) -> None:
     """The judgement of `requirement` read call `sid`, which the run created or merely saw."""
     current = _JUDGEMENT.get()
     if current is not None:
+        sid = REDACT.cut(sid, 64)  # what the target named it: it may echo a secret
         sids = current.calls.setdefault(requirement, {})
         sids[sid] = sids.get(sid, False) or created
 
