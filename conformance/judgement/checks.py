@@ -8,6 +8,10 @@ A defect must cost the requirement it breaks, not the others a test judges: `rec
 runner fails the recorded requirements at the end of the test and judges the others on what remains.
 `not_judged(requirement, reason)` says a declared requirement could not be judged, and why.
 
+What a judgement rests on: a test that sends several requests to judge one requirement counts them as
+probes (`probe_sent`, `probe_unsent`, or `counts_probes` when it may send none); a test that counts none is
+one probe. `rests_on` names a call a judgement read, created by the run or merely seen.
+
 Failure codes:
   CF101 unexpected status          CF102 server error (5xx)           CF103 wrong content type
   CF104 body is not the JSON shape CF105 value outside its enum        CF106 body where none belongs
@@ -70,11 +74,44 @@ def violation(requirement: str, code: str, message: str, response: Response | No
 
 
 @dataclass
+class Probes:
+    """The requests one test meant to send to judge one requirement: how many it sent and judged, and why
+    the others were not sent (reason -> count)."""
+
+    sent: int = 0
+    judged: int = 0
+    unsent: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def planned(self) -> int:
+        return self.sent + sum(self.unsent.values())
+
+    def add(self, other: "Probes") -> None:
+        self.sent += other.sent
+        self.judged += other.judged
+        for reason, count in other.unsent.items():
+            self.unsent[reason] = self.unsent.get(reason, 0) + count
+
+
+@dataclass
 class Judgement:
-    """What one test recorded without stopping: violations, and requirements it could not judge (with why)."""
+    """What one test recorded without stopping: violations, requirements it could not judge (with why),
+    the probes it counted and the calls its judgements rest on (requirement -> sid -> created by the run)."""
 
     violations: list[RequirementViolation] = field(default_factory=list)
     not_judged: dict[str, str] = field(default_factory=dict)
+    probes: dict[str, Probes] = field(default_factory=dict)
+    calls: dict[str, dict[str, bool]] = field(default_factory=dict)
+
+    def merged(self, later: "Judgement") -> "Judgement":
+        """This phase's record followed by a later phase's (setup, then call)."""
+        merged = Judgement(self.violations + later.violations, {**self.not_judged, **later.not_judged})
+        for source in (self, later):
+            for rid, counted in source.probes.items():
+                merged.probes.setdefault(rid, Probes()).add(counted)
+            for rid, sids in source.calls.items():
+                merged.calls.setdefault(rid, {}).update(sids)
+        return merged
 
 
 _JUDGEMENT: ContextVar[Judgement | None] = ContextVar("judgement", default=None)
@@ -140,6 +177,41 @@ def _answer_key(response: Response, kind: str) -> str | None:
         return None
     operation = openapi.operation_of(exchange.method, urlsplit(exchange.url).path) or exchange.method
     return f"{operation} {response.status} {kind}"
+
+
+def _probes(requirement: str) -> Probes | None:
+    current = _JUDGEMENT.get()
+    return None if current is None else current.probes.setdefault(requirement, Probes())
+
+
+def counts_probes(*requirements: str) -> None:
+    """This test counts its probes of `requirements` itself, and may send none (then it judged nothing)."""
+    for requirement in requirements:
+        _probes(requirement)
+
+
+def probe_sent(requirement: str, count: int = 1, judged: bool = True) -> None:
+    """`count` requests sent to judge `requirement` (and their answers judged, unless `judged` is False)."""
+    counted = _probes(requirement)
+    if counted is not None:
+        counted.sent += count
+        counted.judged += count if judged else 0
+
+
+def probe_unsent(requirement: str, reason: str, count: int = 1) -> None:
+    """`count` requests meant to judge `requirement` were not sent, for `reason`."""
+    counted = _probes(requirement)
+    if counted is not None:
+        counted.unsent[reason] = counted.unsent.get(reason, 0) + count
+
+
+def rests_on(requirement: str, sid: str, created: bool) -> None:
+    """The judgement of `requirement` read call `sid`, which the run created or merely saw."""
+    current = _JUDGEMENT.get()
+    if current is not None:
+        sid = REDACT.cut(sid, 64)  # what the target named it: it may echo a secret
+        sids = current.calls.setdefault(requirement, {})
+        sids[sid] = sids.get(sid, False) or created
 
 
 def _describe_allowed(allowed: Collection[int]) -> str:

@@ -4,6 +4,11 @@ Tests declare the requirements they check (`@pytest.mark.requirements(...)`). A 
 that its requirements hold; a `RequirementViolation` fails the requirement it names; a skip or an error
 leaves the test's requirements not run, with the reason. The runner writes each test's outcome here;
 verdict.py turns the ledger into the run's answer.
+
+What a requirement's answer rests on is counted in probes: the requests its tests meant to send, how many
+were sent and judged, and why the others were not. A test that counts none is one probe (judged when it
+passed or failed, unsent with its reason when it was not run). A requirement none of whose probes was
+judged is not passed, whatever its tests did.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conformance.contract.catalogue import Requirement, load_catalogue
+from conformance.judgement.checks import Probes
 
 
 #: How many places a failure seen again and again names (the first ones): enough to find it, not a list of all.
@@ -75,6 +81,15 @@ class Evidence:
     not_run: list[tuple[str, str]] = field(default_factory=list)
     selected: bool = False
     collected: bool = False
+    probes: Probes = field(default_factory=Probes)
+    counted: set[str] = field(default_factory=set)  # tests whose probes are in `probes`
+    calls: dict[str, bool] = field(default_factory=dict)  # sid -> created by the run
+
+    def count_test(self, test: str, judged: bool, reason: str = "") -> None:
+        """A test that counted no probes of its own is one probe (once)."""
+        if test not in self.counted:
+            self.counted.add(test)
+            self.probes.add(Probes(1, 1) if judged else Probes(unsent={reason: 1}))
 
 
 class Ledger:
@@ -97,10 +112,24 @@ class Ledger:
                 ev.collected = True
                 ev.selected = ev.selected or selected
 
+    def probed(self, test: str, probes: dict[str, Probes], calls: dict[str, dict[str, bool]]) -> None:
+        """The probes a test counted itself, and the calls its judgements rest on, by requirement."""
+        with self._lock:
+            for rid, counted in probes.items():
+                ev = self._get(rid)
+                ev.counted.add(test)
+                ev.probes.add(counted)
+            for rid, sids in calls.items():
+                ev = self._get(rid)
+                for sid, created in sids.items():
+                    ev.calls[sid] = ev.calls.get(sid, False) or created
+
     def passed(self, test: str, requirements: list[str]) -> None:
         with self._lock:
             for rid in requirements:
-                self._get(rid).passed_by.append(test)
+                ev = self._get(rid)
+                ev.passed_by.append(test)
+                ev.count_test(test, judged=True)
 
     def failed(self, requirement: str, failure: Failure) -> None:
         """File a failure; the same defect already filed is counted there instead. One defect, one entry: a
@@ -114,11 +143,14 @@ class Ledger:
                 ev.failures.append(failure)
             else:
                 same.seen_again(failure)
+            ev.count_test(failure.test, judged=True)
 
     def not_run(self, test: str, requirements: list[str], reason: str) -> None:
         with self._lock:
             for rid in requirements:
-                self._get(rid).not_run.append((test, reason))
+                ev = self._get(rid)
+                ev.not_run.append((test, reason))
+                ev.count_test(test, judged=False, reason=reason)
 
 
 def requirement_status(req: Requirement, ev: Evidence) -> str:
@@ -126,7 +158,7 @@ def requirement_status(req: Requirement, ev: Evidence) -> str:
         return "untestable"
     if ev.failures:
         return "failed"
-    if ev.passed_by:
+    if ev.probes.judged:
         return "passed"
     if ev.collected and not ev.selected:
         return "not-selected"

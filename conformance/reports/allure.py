@@ -274,6 +274,9 @@ def environment_properties(summary: dict[str, Any], verdict: dict[str, Any], scr
              "advice": verdict.get("advisories", []), "waived": waived, "regressions": regressions}
     values: dict[str, Any] = {"verdict": f"{verdict.get('verdict')} (exit code {verdict.get('exit_code')})"}
     values.update({key: ", ".join(ids) for key, ids in lists.items() if ids})
+    partial = [r["id"] for r in verdict.get("requirements", []) if (r.get("evidence") or {}).get("partial")]
+    if partial:
+        values["passed on partial evidence"] = ", ".join(partial)
     values["requirements"] = ", ".join(f"{n} {status}" for status, n in verdict.get("counts", {}).items() if n)
     values["target"] = " ".join(str(v) for v in (summary.get("name"), summary.get("base_url")) if v and v != "(none)")
     values["suite"] = f"{verdict.get('suite_version')} (spec {verdict.get('spec_version')})"

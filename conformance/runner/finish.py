@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from _pytest import junitxml
 
 from conformance.contract import openapi
 from conformance.judgement import baseline as baselines
@@ -42,6 +43,22 @@ def finish(run: Run, exitstatus: int) -> dict[str, Any]:
     report_page.write(cfg.reports_dir, result, scrub)
     allure.write_run_files(cfg.reports_dir, cfg.public_summary(), result, scrub)
     return result
+
+
+def note_in_junit(config: pytest.Config, result: dict[str, Any]) -> None:
+    """Each requirement's answer, and what it rests on when partial, as a property of junit.xml's test suite
+    ("CALLS-X" = "PASS on 2 of 12 probes: 10 need --allow-create")."""
+    xml = config.stash.get(junitxml.xml_key, None)
+    if xml is None:
+        return
+    for row in result["requirements"]:
+        word = verdict.OUTCOME_WORDS[row["status"]]
+        if row["status"] == "failed":
+            word = verdict.failure_word(row["level"], result["strict"])
+        summary = row["evidence"]["summary"]
+        if row["status"] in ("not-run", "not-selected") and row["reasons"]:
+            summary = f"({verdict.short_reason(row['reasons'][0])})"
+        xml.add_global_property(row["id"], f"{word} {summary}" if summary else word)
 
 
 def _decide(run: Run, exitstatus: int) -> dict[str, Any]:

@@ -57,11 +57,11 @@ def record(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) 
         return  # what the fixtures recorded is judged with the test's call
     judged = phases.get(report.when) or Judgement()
     if report.when == "call" and "setup" in phases:
-        setup = phases["setup"]
-        judged = Judgement(setup.violations + judged.violations, {**setup.not_judged, **judged.not_judged})
+        judged = phases["setup"].merged(judged)
     error = call.excinfo.value if call.excinfo else None
     raised = violations_in(error) if report.failed else []
     found = _in_catalogue_order(judged.violations + raised, run.ledger.catalogue)
+    run.ledger.probed(name, judged.probes, judged.calls)  # before the outcome: counted probes replace the default one
     if report.failed and error is not None and not raised and not judged.violations:
         _not_run_by_error(item, run, report, requirements, error)
         return

@@ -134,9 +134,11 @@ def pytest_fixture_setup(fixturedef: Any, request: pytest.FixtureRequest) -> Ite
 _VERDICT_KEY = pytest.StashKey[dict]()
 
 
+@pytest.hookimpl(tryfirst=True)  # before junitxml writes its file: the verdict adds properties to it
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if has_run(session.config):
         result = finish.finish(current_run(session.config), exitstatus)
+        finish.note_in_junit(session.config, result)
         session.exitstatus = result["exit_code"]
         session.config.stash[_VERDICT_KEY] = result
 

@@ -22,8 +22,8 @@ from schemathesis.generation import GenerationMode
 from conformance.contract import openapi
 from conformance.evidence.observed import DELETED, SEEN
 from conformance.judgement.checks import (MESSAGE_LIMIT, QUOTE_LIMIT, RequirementViolation, answer_words,
-                                          contract_status_violation, invalid_create_requirement, json_path, quote,
-                                          record, schema_error_key, schema_error_text)
+                                          contract_status_violation, invalid_create_requirement, json_path, probe_sent,
+                                          quote, record, schema_error_key, schema_error_text)
 from conformance.runner.safe_creates import (GENERATED_CALLS_EXTERNAL, is_create, negative_in, negative_in_body,
                                              prepare_case, remember_created)
 from conformance.runner.run import Run
@@ -238,9 +238,22 @@ def validate(case: Any, response: Any, run: Run, **kwargs: Any) -> None:
                                    f"nested deeper than {MAX_JSON_DEPTH} levels", exchange) from None
 
 
-def call_and_check(case: Any, run: Run) -> None:
-    """Prepare, send and validate one generated case; failures become requirement violations."""
-    validate(case, send(case, run), run)
+def invalid_body_requirement(case: Any, run: Run) -> str | None:
+    """The requirement a create sent with a valid path and an invalid body probes (as a refusal of it is
+    charged: `_requirement_for`), or None."""
+    if not is_create(case) or _path_sent_invalid(case, run) or not negative_in_body(case):
+        return None
+    return invalid_create_requirement(case.body)
+
+
+def call_and_check(case: Any, run: Run, count_invalid_bodies: bool = False) -> None:
+    """Prepare, send and validate one generated case; failures become requirement violations. With
+    `count_invalid_bodies`, a create with an invalid body is a probe of the requirement its body falls under."""
+    response = send(case, run)
+    probed = invalid_body_requirement(case, run) if count_invalid_bodies else None
+    if probed:
+        probe_sent(probed)
+    validate(case, response, run)
 
 
 def stateful_settings(run: Run) -> hypothesis.settings:
