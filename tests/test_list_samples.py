@@ -64,3 +64,11 @@ def test_calls_created_more_than_a_window_ago_are_not_counted() -> None:
     run.budget.created[0].created_at -= 601
     ListSampler().after_test(run)
     assert api.sent == []
+
+
+def test_no_more_than_two_lists_are_taken_however_many_calls_the_run_comes_to_hold() -> None:
+    api = Api([f"s{n}" for n in range(10)])
+    sampler = ListSampler()
+    for held in range(3, 11):
+        sampler.after_test(run_holding([f"s{n}" for n in range(held)], api))
+    assert api.sent == ["list", "list"]

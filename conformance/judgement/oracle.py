@@ -210,7 +210,8 @@ INVARIANTS: dict[str, Callable[[Model], list[Contradiction]]] = {
 }
 
 
-def certainly_listed(model: Model, window: float, settle: float) -> Iterator[tuple[CallModel, Record, Record, Observation]]:
+def certainly_listed(model: Model, window: float,
+                     settle: float) -> Iterator[tuple[CallModel, Record, Record, Observation]]:
     """(call, its create, a list, a later answer showing the call) for each 2xx list of an account, asked with
     the account's own token and no query, and each call the run created there that was certainly visible when
     the list was answered (D-52): readable (its create answered a settle time before the list was sent, or
