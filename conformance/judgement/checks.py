@@ -21,6 +21,7 @@ Failure codes:
   CF115 an ended call changed       CF116 a create named a known sid   CF117 a deleted call came back
   CF118 answered for another sid    CF119 near-miss credential served  CF120 scheme case refused
   CF121 status the contract does not document for the operation
+  CF122 duration longer than the call existed
 Schemathesis' own checks keep their codes (ST101...).
 """
 

@@ -11,7 +11,8 @@ import pytest
 from conformance.judgement.baseline import BaselineError
 from conformance.judgement.waivers import WaiverError
 from conformance.reports import allure as reporting
-from conformance.runner import collection, console, finish, options, outcome, preflight, selection, watches
+from conformance.runner import (collection, console, finish, list_samples, options, outcome, preflight, selection,
+                               watches)
 from conformance.runner.run import current_run, has_run, start_run
 from conformance.deployment.config import ConfigError
 
@@ -82,6 +83,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if not watches.runs_no_test(session.config):
         # The watches were started from what the selection was predicted to need; now it is known.
         watches.match_selection(run, session.items)
+    if any("CALLS-LIST-COMPLETE" in collection.requirement_ids(item) for item in session.items):
+        run.list_sampler = list_samples.ListSampler()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -95,6 +98,13 @@ def pytest_runtest_setup(item: pytest.Item) -> Iterator[Any]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[Any]:
     return (yield from outcome.judging(item, start=False))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    run = current_run(item.config) if has_run(item.config) else None
+    if run is not None and run.list_sampler is not None and item.get_closest_marker("oracle") is None:
+        run.list_sampler.after_test(run)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -47,6 +47,7 @@ class Run:
     baseline: Any = None  # (path, verdict) read from --baseline
     history: History = field(default_factory=History)  # every exchange of the run, for the oracle
     coverage: CoverageSelection = field(init=False)  # the coverage-phase cases sent
+    list_sampler: Any = None  # lists taken when the run holds the most calls, when a selected test judges them
 
     def __post_init__(self) -> None:
         self.budget = CallBudget(self.config, self.api)
