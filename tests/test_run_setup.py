@@ -20,8 +20,11 @@ from conformance.contract.quota import Quota
 from conformance.deployment.config import resolve
 from conformance.reference import FAULTS, VARIANTS, ReferenceSettings, start_reference
 from conformance.reference.testing import record_stored_calls
+from conformance.judgement.ledger import Failure
+from conformance.runner.finish import _decide
+from conformance.runner.interruption import UNREACHED, note_unreached
 from conformance.runner.preflight import preflight
-from conformance.runner.run import open_run
+from conformance.runner.run import Run, open_run
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "6a0f1c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b"
@@ -246,6 +249,44 @@ def _interrupted_run(tmp_path: Path, number: int,
         assert created, "the run created no call: nothing showed that the cleanup ran"
     verdict = json.loads((reports / "verdict.json").read_text(encoding="utf-8"))
     return code, "".join(output), verdict, left
+
+
+def _interrupted(unreached: dict[str, list[str]] | None) -> Run:
+    run = open_run(resolve({"base_url": "http://127.0.0.1:9/v1", "account_sid": ACCOUNT, "token": TOKEN},
+                           environ={}))
+    run.interrupted, run.unreached = "SIGINT", unreached
+    return run
+
+
+def test_an_interruption_keeps_what_was_judged_and_says_what_was_not_reached() -> None:
+    run = _interrupted({"test_window": ["CALLS-WINDOW-VISIBLE"]})
+    run.ledger.collected(["CALLS-AUTH-REQUIRED", "CALLS-WINDOW-VISIBLE"], selected=True)
+    run.ledger.passed("test_auth", ["CALLS-AUTH-REQUIRED"])
+    note_unreached(run)
+    result = _decide(run, int(pytest.ExitCode.INTERRUPTED))
+    rows = {row["id"]: row for row in result["requirements"]}
+    assert (result["verdict"], result["exit_code"], result["run_error"]) == ("INTERRUPTED", 2, "interrupted")
+    assert rows["CALLS-AUTH-REQUIRED"]["status"] == "passed"
+    window = rows["CALLS-WINDOW-VISIBLE"]
+    assert (window["status"], window["reasons"]) == ("not-run", [UNREACHED])
+    assert rows["CALLS-LIST-200"]["reasons"] == ["no test checks it"]  # not selected: nothing to reach
+
+
+def test_an_interruption_before_the_tests_were_known_leaves_every_requirement_not_reached() -> None:
+    run = _interrupted(None)
+    note_unreached(run)
+    result = _decide(run, int(pytest.ExitCode.INTERRUPTED))
+    assert result["verdict"] == "INTERRUPTED"
+    reasons = {tuple(row["reasons"]) for row in result["requirements"] if row["status"] != "untestable"}
+    assert reasons == {(UNREACHED,)}
+
+
+def test_a_must_failure_seen_before_an_interruption_stands() -> None:
+    run = _interrupted({"test_window": ["CALLS-WINDOW-VISIBLE"]})
+    run.ledger.failed("CALLS-AUTH-REQUIRED", Failure("test_auth", "CF101", "answered 200"))
+    note_unreached(run)
+    result = _decide(run, int(pytest.ExitCode.INTERRUPTED))
+    assert (result["verdict"], result["exit_code"], result["run_error"]) == ("NOT CONFORMANT", 1, "interrupted")
 
 
 def _status(verdict: dict[str, Any], requirement: str) -> tuple[str, list[str]]:
