@@ -212,7 +212,10 @@ def run_suite(argv: list[str]) -> int:
     if not values["no_html"] and code not in (4, 7):  # nothing was tested
         from conformance.reports.allure_html import generate_html
 
-        generate_html(reports_dir)
+        try:
+            generate_html(reports_dir)
+        except KeyboardInterrupt:  # the verdict is written: an interruption now only skips the HTML report
+            print("calls-conformance: interrupted: the Allure HTML report was not rendered", file=sys.stderr)
     return code
 
 
