@@ -6,6 +6,9 @@ Overall answer:
   CONFORMANT      every selected testable requirement passed (SHOULD failures are listed as warnings)
   TARGET FAILED   the target failed the run (preflight, circuit breaker, run budget) and no MUST failed;
                   `target_failure` says how. Never CONFORMANT, never exit 0.
+  INTERRUPTED     the run was interrupted (Ctrl-C, SIGTERM) before it could tell, and had found no MUST
+                  failure and no target failure (those stand); the requirements of the tests not reached
+                  are NOT RUN. Exit code 2. Set by the runner (runner/finish.py), after the waivers.
 
 A failed ADVISORY requirement (the suite's own advice) is listed among the advisories and never changes
 the answer, not even with --strict.
@@ -27,11 +30,12 @@ from conformance.judgement.ledger import Evidence, Ledger, requirement_status
 
 CONFORMANT, NOT_CONFORMANT, INCOMPLETE = "CONFORMANT", "NOT CONFORMANT", "INCOMPLETE"
 TARGET_FAILED = "TARGET FAILED"
+INTERRUPTED = "INTERRUPTED"
 
 # Exit codes of a run (documented in the README). 2-5 are pytest's own.
 EXIT_CONFORMANT = 0
 EXIT_NOT_CONFORMANT = 1
-EXIT_INTERRUPTED = 2
+EXIT_INTERRUPTED = 2  # Ctrl-C or SIGTERM (verdict INTERRUPTED); also pytest's code for collection errors
 EXIT_INTERNAL_ERROR = 3
 EXIT_USAGE_ERROR = 4
 EXIT_NO_TESTS = 5

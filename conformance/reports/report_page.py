@@ -25,7 +25,7 @@ PAGE = "report.html"
 
 #: The colour of each verdict word; any other word is shown neutral.
 _VERDICT_CLASS = {"CONFORMANT": "ok", "CONFORMANT WITH WAIVERS": "waived", "NOT CONFORMANT": "bad",
-                  "INCOMPLETE": "amber", "TARGET FAILED": "bad"}
+                  "INCOMPLETE": "amber", "TARGET FAILED": "bad", "INTERRUPTED": "amber"}
 _URL = re.compile(r"https?://[^\s<>\"')\]]+")
 _STYLE = """
 body{font:15px/1.4 system-ui,sans-serif;margin:0 auto;padding:1em 1.5em;max-width:80em;color:#222}

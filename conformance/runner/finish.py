@@ -15,12 +15,14 @@ from conformance.judgement import verdict
 from conformance.judgement import waivers as waiving
 from conformance.reports import allure, har, report_page, terminal
 from conformance.runner.cleanup import clean_up
+from conformance.runner.interruption import note_unreached
 from conformance.runner.run import Run, stop_reference
 from conformance.deployment.redaction import REDACT
 
 
 def finish(run: Run, exitstatus: int) -> dict[str, Any]:
     """Everything after the last test; returns the verdict (as written to verdict.json)."""
+    run.finishing = True
     run.timeline.stop()
     if run.window_watch is not None:
         run.window_watch.stop()
@@ -34,6 +36,8 @@ def finish(run: Run, exitstatus: int) -> dict[str, Any]:
                 run.ledger.not_run("(preflight)", [rid], f"the preflight failed: {run.preflight_error}")
     else:
         clean_up(run)
+    if run.interrupted:
+        note_unreached(run)
     stop_reference(run)
     result = _decide(run, exitstatus)
     cfg = run.config
@@ -78,8 +82,15 @@ def _decide(run: Run, exitstatus: int) -> dict[str, Any]:
         waiving.apply(result, run.waivers, accept_incomplete=accept_incomplete, fail_on_stale=cfg.fail_on_stale_waivers)
     completed = exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or (
         run.preflight_error and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED)
-    if not completed:
-        # Interrupted, collection errors, no tests: the run itself did not complete.
+    if run.interrupted:
+        result["run_error"] = "interrupted"
+        # What the run proved before it was interrupted stands (a MUST failure, a target that failed it);
+        # anything else it might have become is unknown.
+        if result["verdict"] not in (verdict.NOT_CONFORMANT, verdict.TARGET_FAILED):
+            result["verdict"] = verdict.INTERRUPTED
+            result["exit_code"] = verdict.EXIT_INTERRUPTED
+    elif not completed:
+        # Collection errors, no tests: the run itself did not complete.
         result["exit_code"] = int(exitstatus)
         result["run_error"] = pytest.ExitCode(exitstatus).name.lower().replace("_", " ")
         if result["verdict"] in (verdict.CONFORMANT, waiving.CONFORMANT_WITH_WAIVERS):

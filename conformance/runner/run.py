@@ -48,6 +48,10 @@ class Run:
     history: History = field(default_factory=History)  # every exchange of the run, for the oracle
     coverage: CoverageSelection = field(init=False)  # the coverage-phase cases sent
     list_sampler: Any = None  # lists taken when the run holds the most calls, when a selected test judges them
+    runs_tests: bool = True  # False for a session that only lists (--collect-only, --fixtures...): it sends nothing
+    interrupted: str | None = None  # the signal that interrupted the run (SIGINT, SIGTERM)
+    finishing: bool = False  # the run is cleaning up and deciding its verdict
+    unreached: dict[str, list[str]] | None = None  # selected tests not finished yet, with their requirements
 
     def __post_init__(self) -> None:
         self.budget = CallBudget(self.config, self.api)
@@ -73,12 +77,19 @@ class JudgedClient(ObservedClient):
 
 
 _RUN_KEY = pytest.StashKey[Run]()
+#: pytest's options with which a session runs no test: it lists, it sends nothing and writes no report.
+_NO_TEST_OPTIONS = ("collectonly", "setuponly", "setupplan", "showfixtures", "show_fixtures_per_test", "markers",
+                    "help", "version")
 _ACTIVE: list[Run] = []  # the run of this process, for test modules that build from it at import time
 
 
 def has_run(config: pytest.Config) -> bool:
     """Whether this pytest session is a conformance run (the plugin's options were given)."""
     return _RUN_KEY in config.stash
+
+
+def runs_no_test(config: pytest.Config) -> bool:
+    return any(getattr(config.option, name, None) for name in _NO_TEST_OPTIONS)
 
 
 def current_run(config: pytest.Config) -> Run:
@@ -114,15 +125,17 @@ def open_run(cfg: TargetConfig, reference: Any = None, on_wait: Callable[[str], 
 
 
 def start_run(config: pytest.Config, values: dict[str, Any], on_wait: Callable[[str], None]) -> Run:
-    """Resolve the settings, start the embedded reference when no target is given, open the run and read its
-    waivers and baseline. Raises ConfigError, WaiverError or BaselineError (usage errors), having stopped
-    whatever it started."""
+    """Resolve the settings, start the embedded reference when no target is given (and the session runs tests),
+    open the run and read its waivers and baseline. Raises ConfigError, WaiverError or BaselineError (usage
+    errors), having stopped whatever it started."""
     cfg = configuration.resolve(values)
+    runs_tests = not runs_no_test(config)
     reference = None
     if cfg.embedded:
-        reference, cfg = _start_embedded_reference(cfg)
+        reference, cfg = _embedded_reference(cfg, start=runs_tests)
     REDACT.add(*cfg.secrets)
     run = open_run(cfg, reference, on_wait)
+    run.runs_tests = runs_tests
     try:
         _load_gates(run)
     except (waiving.WaiverError, baselines.BaselineError):
@@ -133,14 +146,19 @@ def start_run(config: pytest.Config, values: dict[str, Any], on_wait: Callable[[
     return run
 
 
-def _start_embedded_reference(cfg: TargetConfig) -> tuple[Any, TargetConfig]:
+def _embedded_reference(cfg: TargetConfig, start: bool) -> tuple[Any, TargetConfig]:
+    """The embedded reference and the settings that point at it; when not `start`ed (a session that sends
+    nothing), its accounts at an address no request is sent to."""
+    from conformance.reference.app import API_PREFIX
     from conformance.reference.server import start_reference
     from conformance.reference.settings import ReferenceSettings
 
-    reference = start_reference(ReferenceSettings.fast(window=cfg.window))
-    accounts = [(a.sid, a.token) for a in reference.accounts]
-    applications = (reference.accounts[0].application_sid, reference.accounts[1].application_sid)
-    return reference, cfg.with_embedded_target(reference.base_url, accounts, applications)
+    settings = ReferenceSettings.fast(window=cfg.window)
+    reference = start_reference(settings) if start else None
+    base_url = reference.base_url if reference else f"http://{settings.host}:{settings.port}{API_PREFIX}"
+    accounts = [(a.sid, a.token) for a in settings.accounts]
+    applications = (settings.accounts[0].application_sid, settings.accounts[1].application_sid)
+    return reference, cfg.with_embedded_target(base_url, accounts, applications)
 
 
 def _load_gates(run: Run) -> None:
