@@ -109,3 +109,13 @@ def test_a_folded_wait_is_cut_to_the_room_left_on_the_line() -> None:
     line = out.getvalue()
     assert line.startswith("conformance/suite/test_visibility.py  [waiting for retention window") and line.endswith("...]")
     assert len(line) <= 80
+
+
+def test_a_file_whose_progress_line_starts_again_says_these_are_its_tests_that_wait() -> None:
+    out = io.StringIO()
+    reporter = Reporter(TerminalWriter(out))
+    returns = console.FileReturns(config_of(reporter))
+    for path in ("test_lifecycle.py", "test_lifecycle.py", "test_stateful.py", "test_lifecycle.py",
+                 "test_lifecycle.py"):
+        returns.pytest_runtest_logstart(f"{path}::t", (path, 1, "t"))
+    assert out.getvalue() == console.RETURNING  # once: at the second start of test_lifecycle.py's line

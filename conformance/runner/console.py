@@ -1,7 +1,7 @@
 """Lines the run writes on the terminal: the header saying what the run will do (before the first request),
 announcements (a long wait, the run stopping), the progress of a test waiting for a background watch (at
-the end of the file's progress line, which it does not break), and the summary's lines in colour where
-the terminal shows colour (pytest's --color and NO_COLOR decide)."""
+the end of the file's progress line, which it does not break), why a file's progress line starts again,
+and the summary's lines in colour where the terminal shows colour (pytest's --color and NO_COLOR decide)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,14 @@ import sys
 import time
 from typing import Any, Callable
 
+import pytest
+
 from conformance.deployment.config import TargetConfig
 from conformance.deployment.redaction import cut_words
 from conformance.reports.terminal import spans
 
+#: After the name of a file whose progress line starts a second time.
+RETURNING = "(its tests that wait) "
 #: Seconds between two progress lines of a long wait.
 PROGRESS_EVERY = 15.0
 #: Room a folded wait leaves on its progress line, for pytest's ` [100%]` and a few tests' letters.
@@ -112,6 +116,25 @@ def progress_writer(config: Any) -> Callable[[str, bool], None]:
 def _room(reporter: Any) -> int:
     """Characters left on the current line before pytest's percentage and a few more tests' letters."""
     return reporter._tw.fullwidth - reporter._tw.width_of_current_line - PROGRESS_ROOM
+
+
+class FileReturns:
+    """A plugin of the run: when a file's progress line starts a second time (its tests that wait for a
+    background watch run at the end), the line says so after the file's name."""
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+        self.seen: set[str] = set()
+        self.last: str | None = None
+
+    @pytest.hookimpl(trylast=True)  # after pytest has written the file's name
+    def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        path = location[0]
+        reporter = _reporter(self.config)
+        if path != self.last and path in self.seen and reporter is not None and reporter.verbosity <= 0:
+            reporter.write(RETURNING)
+        self.seen.add(path)
+        self.last = path
 
 
 def write_marked(reporter: Any, line: str) -> None:

@@ -130,6 +130,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     run.unreached = {item.nodeid: collection.requirement_ids(item) for item in session.items}
     run.timeline.note("run", f"collection finished: {len(session.items)} tests selected")
+    session.config.pluginmanager.register(console.FileReturns(session.config))
     outlook = run.api.session.pacer.outlook(collection.expected_requests(session.items))
     if outlook and session.items:
         console.announcer(session.config)(outlook)
