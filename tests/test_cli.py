@@ -169,3 +169,26 @@ def test_the_reference_started_on_its_own_names_its_own_list_command(capsys: Any
     with pytest.raises(SystemExit):
         reference.main(["--fault", "nope"])
     assert capsys.readouterr().err.rstrip().endswith("listed by python -m conformance.reference --list")
+
+
+# --- the header ----------------------------------------------------------------------------------
+
+
+def test_the_header_is_printed_before_the_first_request(tmp_path: Path) -> None:
+    """The preflight's first request fails at once here (nothing listens on port 9): its line follows the header."""
+    script = Path(sys.executable).with_name("calls-conformance")
+    command = [str(script)] if script.is_file() else [sys.executable, "-m", "conformance"]
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CALLS_API_")}, "PYTHONPATH": str(ROOT),
+           "CALLS_API_TOKEN": "a-token-never-printed"}
+    done = subprocess.run([*command, "--base-url", "http://127.0.0.1:9/v1", "--account-sid",
+                           "8314ce10-d397-4c60-a623-2995d177816a", "--no-html", "--reports-dir", str(tmp_path / "r")],
+                          cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=120)
+    lines = done.stdout.splitlines()
+    assert done.returncode == 7, done.stdout
+    header = [i for i, line in enumerate(lines) if line.startswith(("calls-conformance: target: http://127.0.0.1:9/v1",
+                                                                    "calls-conformance: calls: none created"))]
+    preflight = next(i for i, line in enumerate(lines) if line.startswith("calls-conformance: preflight failed"))
+    assert len(header) == 2 and max(header) < preflight
+    assert "a-token-never-printed" not in done.stdout
+    assert lines[-1] == "VERDICT: TARGET FAILED (exit code 7)"

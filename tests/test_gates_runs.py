@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -15,6 +16,7 @@ import pytest
 
 from conformance.reference.server import start_reference
 from conformance.reference.settings import ReferenceSettings
+from conformance.reports.terminal import counts_line, verdict_line
 
 REPO = Path(__file__).resolve().parent.parent
 SELECTION = ["--examples", "1", "--no-html", "--", "-m", "not slow", "-k", "lifecycle"]
@@ -216,3 +218,37 @@ def test_a_linked_sequence_that_cannot_be_replayed_reports_what_it_found(profile
     assert done.returncode == 1, done.stdout[-3000:]
     assert statuses(verdict)["CALLS-CONTRACT-STATUS"] == "failed"
     assert "Flaky" not in json.dumps(verdict)
+
+
+def test_a_run_shows_its_header_first_one_line_per_file_skips_by_reason_and_its_verdict_last(profiles, tmp_path):
+    reports = tmp_path / "reports"
+    done = cli("--profile", str(profiles["create-200"]), "--reports-dir", str(reports), "--examples", "1",
+               "--no-html", "--color=yes", "-m", "not slow", "-k", "isolation or lifecycle", cwd=tmp_path)
+    verdict = json.loads((reports / "verdict.json").read_text(encoding="utf-8"))
+    raw = done.stdout
+    text = re.sub(r"\x1b\[[0-9;]*m", "", raw)
+    lines = [line for line in text.splitlines() if line.strip()]
+    # The header, before the first test: what the run will do, and never a token.
+    header = next(i for i, line in enumerate(lines) if line.startswith("calls-conformance: target: "))
+    collected = next(i for i, line in enumerate(lines) if line.startswith("collected "))
+    assert header < collected and "calls: created, from +15005550006 to +15005550001" in text
+    token = (profiles["create-200"].parent / "create-200.token").read_text(encoding="utf-8")
+    assert token not in raw
+    # A wait is folded into its file's progress line: one line per file here (no file runs between the two
+    # parts of test_lifecycle.py in this selection).
+    assert [Path(line.split()[0]).name for line in lines if "conformance/suite/test_" in line.split()[0]] == \
+        ["test_isolation.py", "test_lifecycle.py"]
+    # The skipped tests (no second account in the profile): one line per reason, none per test.
+    skips = [line for line in lines if line.startswith("SKIPPED")]
+    assert skips and len(skips) == len({line.split(": ", 1)[1] for line in skips})
+    assert not any(line.startswith("SKIPPED [") for line in lines)
+    # The end: pytest's line counts tests; the requirements in the verdict's words; the verdict, in colour, last.
+    words = verdict["counts_by_word"]
+    assert words["WARN"] == len(verdict["warnings"]) == 1 and words["FAIL"] == len(verdict["failed_requirements"])
+    assert re.match(r"=+ tests: \d+ ", lines[-3])
+    assert lines[-2] == counts_line(verdict) and lines[-2].startswith(f"{len(verdict['requirements'])} requirements: ")
+    assert lines[-1] == verdict_line(verdict) and lines[-1].startswith(f"VERDICT: {verdict['verdict']} ")
+    assert raw.rstrip().endswith("\x1b[0m") and "\x1b[32mPASS\x1b[0m" in raw
+    suite = ET.parse(reports / "junit.xml").getroot().find("testsuite")
+    properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert properties["verdict"] == verdict["verdict"] and properties["requirements WARN"] == "1"

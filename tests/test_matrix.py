@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from conformance.reports import matrix
+from conformance.runner.fleet import fleet_note
 from gate_helpers import TEST, make_verdict
 
 
@@ -107,3 +108,43 @@ def test_two_runs_of_the_same_name_get_their_own_columns(tmp_path):
     dirs = [write_run(tmp_path / "a", "prod", make_verdict()), write_run(tmp_path / "b", "prod", make_verdict())]
     table = matrix.write([matrix.read_run(d) for d in dirs], tmp_path / "out")
     assert [t["name"] for t in table["targets"]] == ["prod", "prod-2"]
+
+
+def test_the_terminal_matrix_keeps_two_spaces_between_its_aligned_columns(tmp_path):
+    failed = make_verdict({"CALLS-DELETE-204": [("CF101", TEST)]}, not_run=("CALLS-GET-200",))
+    dirs = [write_run(tmp_path, "a", make_verdict()), write_run(tmp_path, "b", failed), write_run(tmp_path, "c", None)]
+    runs = [matrix.read_run(d) for d in dirs]
+    runs[2].exit_code = 8
+    lines = matrix.terminal_lines(matrix.build(runs))
+    head = lines[0]
+    starts = [head.index(word) for word in ("level", " a ", " b ", " c")]
+    table = [line for line in lines[2:] if line.startswith("CALLS-")]
+    longest = max(table, key=lambda line: len(line.split()[0]))
+    assert len(longest.split()[0]) + 2 <= starts[0]  # the longest id stays apart from its level
+    for line in table:
+        cells = [line[at + 1:].split("  ")[0].strip() for at in starts[1:]]
+        assert all(cell in matrix.WORDS for cell in cells), line
+    delete = next(line for line in table if line.startswith("CALLS-DELETE-204 "))
+    assert "PASS  " in delete and "FAIL  " in delete and delete.endswith("TARGET FAILED")
+
+
+def test_a_target_without_a_verdict_says_why_once_not_in_each_cell(tmp_path):
+    run = matrix.read_run(write_run(tmp_path, "eu", None), exit_code=4)
+    run.note = "its profile eu.toml gives no token"
+    table = matrix.write([matrix.read_run(write_run(tmp_path, "us", make_verdict())), run], tmp_path / "out")
+    assert {c["why"] for r in table["requirements"] for c in r["cells"] if c["target"] == "eu"} == {""}
+    assert table["targets"][1]["note"] == "its profile eu.toml gives no token"
+    page = (tmp_path / "out" / "matrix.html").read_text(encoding="utf-8")
+    assert page.count("gives no token") == 1
+    assert (tmp_path / "out" / "matrix.md").read_text(encoding="utf-8").count("gives no token") == 1
+    assert matrix.terminal_lines(table).count("  its profile eu.toml gives no token") == 1
+
+
+def test_a_fleet_target_refused_for_want_of_a_token_is_told_to_put_a_token_file_in_its_profile(tmp_path):
+    profile = tmp_path / "eu.toml"
+    profile.write_text('base-url = "https://api.example.net/v1"\naccount-sid = "x"\n', encoding="utf-8")
+    note = fleet_note(profile, 4, "calls-conformance: an external target needs --account-sid and a token "
+                                  "(--token-file or CALLS_API_TOKEN)")
+    assert "gives no token" in note and 'token-file = "' in note and str(profile) in note
+    assert "CALLS_API_TOKEN " not in note and "--token-file" not in note
+    assert fleet_note(profile, 8, "stopped") == "stopped"  # not a refused setting: the run's own last line

@@ -25,6 +25,7 @@ TOKEN, OTHER_TOKEN = "unit-token-5c2f0d8e9a71", "unit-token-other-41b7e06c"
 VERDICT = {
     "verdict": "NOT CONFORMANT", "exit_code": 1, "suite_version": "0.1.0", "spec_version": "1.2.3",
     "started_at": "2026-11-26T12:00:00Z", "counts": {"passed": 30, "failed": 2, "not-run": 1},
+    "counts_by_word": {"PASS": 30, "FAIL": 1, "WARN": 1, "NOT RUN": 1},
     "warnings": ["CALLS-CREATE-201"], "failed_requirements": ["CALLS-DELETE-204"],
     "target": {"base_url": "https://api.example.net/v1"},
     "requirements": [
@@ -128,7 +129,7 @@ def test_run_files_describe_the_run_without_secrets(tmp_path: Path, monkeypatch:
     assert props["verdict"] == "NOT CONFORMANT (exit code 1)"
     assert props["failed"] == "CALLS-DELETE-204" and props["warnings"] == "CALLS-CREATE-201"
     assert "advice" not in props  # an empty list takes no line
-    assert props["requirements"] == "30 passed, 2 failed, 1 not-run"
+    assert props["requirements"] == "33 requirements: 30 PASS, 1 FAIL, 1 WARN, 1 NOT RUN"  # as the terminal says
     assert props["target"] == "https://api.example.net/v1"
     assert props["suite"] == "0.1.0 (spec 1.2.3)"
     assert not (tmp_path / "allure-results" / "executor.json").exists()

@@ -7,6 +7,7 @@ from conformance.judgement.checks import Probes
 from conformance.judgement.ledger import Failure, Ledger
 from conformance.judgement.verdict import (CONFORMANT, INCOMPLETE, NOT_CONFORMANT, build_verdict, decide, exit_code_for,
                                            write_verdict)
+from conformance.reports.terminal import counts_line, skipped_lines, spans
 from conformance.reports.terminal import requirement_lines as summary_lines
 
 
@@ -215,3 +216,54 @@ def test_complete_evidence_has_no_summary_and_counts_the_calls_it_rests_on():
     evidence = _row(_verdict(ledger), "CALLS-A")["evidence"]
     assert evidence["summary"] == "" and not evidence["partial"]
     assert evidence["calls"] == {"created": 1, "observed": 1, "sids": ["made", "seen"]}
+
+
+# --- the counts and the colours of the terminal summary ------------------------------------------
+
+
+def _four_failures(strict):
+    ledger = ledger_with(req("CALLS-A"), req("CALLS-B"), req("CALLS-S", "SHOULD"), req("CALLS-H", "ADVISORY"),
+                         req("CALLS-N"), req("CALLS-U", testable=False))
+    ledger.failed("CALLS-A", Failure("t1", "CF101", "answered 200, expected 201"))
+    ledger.passed("t2", ["CALLS-B"])
+    ledger.failed("CALLS-S", Failure("t3", "CF101", "answered 200, expected 201"))
+    ledger.failed("CALLS-H", Failure("t4", "CF108", "a 300-character from was accepted"))
+    ledger.not_run("t5", ["CALLS-N"], "no --allow-create")
+    return build_verdict(ledger, strict=strict, accept_incomplete=False, target={}, spec_version="1",
+                         started=0.0, stats={})
+
+
+def test_the_counts_line_counts_requirements_in_the_verdicts_words_as_verdict_json_does():
+    verdict = _four_failures(strict=False)
+    assert counts_line(verdict) == "6 requirements: 1 PASS, 1 FAIL, 1 WARN, 1 ADVICE, 1 NOT RUN, 1 UNTESTABLE"
+    words = verdict["counts_by_word"]
+    assert words["FAIL"] == len(verdict["failed_requirements"]) and words["WARN"] == len(verdict["warnings"])
+    assert words["ADVICE"] == len(verdict["advisories"]) and sum(words.values()) == len(verdict["requirements"])
+    strict = _four_failures(strict=True)
+    assert counts_line(strict) == "6 requirements: 1 PASS, 2 FAIL, 1 ADVICE, 1 NOT RUN, 1 UNTESTABLE"
+    assert summary_lines(strict)[-2:] == [counts_line(strict), "VERDICT: NOT CONFORMANT (exit code 1)"]
+
+
+def test_the_counts_line_says_requirement_for_one():
+    ledger = ledger_with(req("CALLS-A"))
+    ledger.passed("t1", ["CALLS-A"])
+    verdict = build_verdict(ledger, strict=False, accept_incomplete=False, target={}, spec_version="1",
+                            started=0.0, stats={})
+    assert counts_line(verdict) == "1 requirement: 1 PASS, 0 FAIL"
+
+
+def test_only_the_outcome_words_the_counts_and_the_verdict_are_coloured():
+    assert spans("FAIL         MUST     CALLS-A  t1: [CF101] answered 200") == [
+        ("FAIL", "red"), ("         MUST     CALLS-A  t1: [CF101] answered 200", None)]
+    assert spans("NOT RUN      MUST     CALLS-N  no --allow-create")[0] == ("NOT RUN", "yellow")
+    assert spans("6 requirements: 1 PASS, 0 FAIL, 1 WARN") == [
+        ("6 requirements: ", None), ("1 PASS", "green"), (", 0 FAIL, ", None), ("1 WARN", "yellow")]
+    assert spans("VERDICT: NOT CONFORMANT (exit code 1)") == [("VERDICT: NOT CONFORMANT (exit code 1)", "red")]
+    assert spans("VERDICT: CONFORMANT-WITH-WAIVERS (exit code 0)")[0][1] == "green"
+    assert spans("verdict written to reports/verdict.json") == [("verdict written to reports/verdict.json", None)]
+
+
+def test_skipped_tests_are_one_line_per_reason_with_their_number():
+    reasons = ["pass --allow-create (env CALLS_API_ALLOW_CREATE)"] * 3 + ["no second account"]
+    assert skipped_lines(reasons) == ["SKIPPED 3 tests: pass --allow-create (env CALLS_API_ALLOW_CREATE)",
+                                      "SKIPPED 1 test: no second account"]

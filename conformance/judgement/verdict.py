@@ -61,6 +61,26 @@ def failure_word(level: str, strict: bool) -> str:
     return WARN
 
 
+#: The words the counts of a verdict are given in (`counts_by_word`), in the order every report lists them.
+COUNTED_WORDS = (PASS, FAIL, WARN, ADVICE, WAIVED, NOT_RUN, "NOT SELECTED", "UNTESTABLE")
+
+
+def count_words(verdict: dict[str, Any]) -> dict[str, int]:
+    """How many requirements got each word of the verdict (a failure as FAIL, WARN or ADVICE): what the
+    terminal, JUnit and Allure say of the run, so that their numbers agree."""
+    counts = {word: 0 for word in COUNTED_WORDS}
+    for row in verdict.get("requirements", []):
+        counts[row_word(row, verdict.get("strict", False))] += 1
+    return counts
+
+
+def row_word(row: dict[str, Any], strict: bool) -> str:
+    """The word of a requirement's row of the verdict: its outcome, a failure as FAIL, WARN or ADVICE."""
+    if row["status"] == "failed":
+        return failure_word(row["level"], strict)
+    return OUTCOME_WORDS[row["status"]]
+
+
 def decide(ledger: Ledger, strict: bool) -> tuple[str, list[dict[str, Any]]]:
     """The overall answer and the per-requirement rows."""
     rows = []
@@ -157,7 +177,7 @@ def build_verdict(ledger: Ledger, *, strict: bool, accept_incomplete: bool, targ
     advisories = [r["id"] for r in failed if failure_word(r["level"], strict) == ADVICE]
     testable = [r for r in rows if r["status"] != "untestable"]
     coverage = {"selected": sum(1 for r in testable if r["status"] != "not-selected"), "total": len(testable)}
-    return {
+    result = {
         "schema_version": VERDICT_SCHEMA_VERSION,
         "verdict": answer,
         "exit_code": exit_code_for(answer, accept_incomplete, target_failure),
@@ -178,6 +198,8 @@ def build_verdict(ledger: Ledger, *, strict: bool, accept_incomplete: bool, targ
         "artifacts": dict(artifacts or {}),
         "requirements": rows,
     }
+    result["counts_by_word"] = count_words(result)
+    return result
 
 
 def write_verdict(verdict: dict[str, Any], reports_dir: Path) -> Path:

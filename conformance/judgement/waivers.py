@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from conformance.judgement.verdict import EXIT_INCOMPLETE, EXIT_STALE_WAIVERS, INCOMPLETE, TARGET_FAILED
+from conformance.judgement.verdict import EXIT_INCOMPLETE, EXIT_STALE_WAIVERS, INCOMPLETE, TARGET_FAILED, count_words
 
 CONFORMANT_WITH_WAIVERS = "CONFORMANT-WITH-WAIVERS"
 WAIVED_PREFIX = "WAIVED: "
@@ -226,6 +226,7 @@ def apply(verdict: dict[str, Any], waivers: Waivers, *, accept_incomplete: bool,
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
     verdict["counts"] = counts
+    verdict["counts_by_word"] = count_words(verdict)
     if applied and not _is_target_failure(verdict) and not verdict["failed_requirements"]:
         if _incomplete(rows):
             verdict["verdict"] = INCOMPLETE

@@ -34,6 +34,7 @@ from conformance.contract.catalogue import AREAS, Requirement
 from conformance.judgement.waivers import WAIVED_PREFIX
 from conformance.reports import REPORT_NAME, RESULTS_DIR
 from conformance.reports.report_page import PAGE as REPORT_PAGE
+from conformance.reports.terminal import counts_line
 from conformance.deployment.redaction import REDACT
 
 LINK_TYPE = "requirement"
@@ -277,7 +278,7 @@ def environment_properties(summary: dict[str, Any], verdict: dict[str, Any], scr
     partial = [r["id"] for r in verdict.get("requirements", []) if (r.get("evidence") or {}).get("partial")]
     if partial:
         values["passed on partial evidence"] = ", ".join(partial)
-    values["requirements"] = ", ".join(f"{n} {status}" for status, n in verdict.get("counts", {}).items() if n)
+    values["requirements"] = counts_line(verdict)  # the terminal's words and numbers
     values["target"] = " ".join(str(v) for v in (summary.get("name"), summary.get("base_url")) if v and v != "(none)")
     values["suite"] = f"{verdict.get('suite_version')} (spec {verdict.get('spec_version')})"
     return "".join(f"{key}={_property(scrub(str(value)))}\n" for key, value in values.items())

@@ -83,9 +83,10 @@ def read_run(reports_dir: Path, name: str | None = None, exit_code: int | None =
 
 
 def cell(run: TargetRun, row: dict[str, Any] | None) -> tuple[str, str]:
-    """The word of one requirement on one target, and why (the failure, the waiver, the reason not run)."""
+    """The word of one requirement on one target, and why (the failure, the waiver, the reason not run). A
+    target without a verdict says why once, in its own note, not in each of its cells."""
     if run.verdict is None:
-        return ("TARGET FAILED" if run.target_failed else "NOT RUN"), run.note or run.verdict_word
+        return ("TARGET FAILED" if run.target_failed else "NOT RUN"), ""
     if row is None:
         return "NOT RUN", "not in this run's catalogue"
     word = OUTCOME_WORDS.get(row["status"], row["status"].upper())
@@ -124,20 +125,24 @@ def build(runs: list[TargetRun]) -> dict[str, Any]:
             cells.append({"target": run.name, "word": word, "why": why})
         rows.append({"id": rid, "level": first.get("level", ""), "title": first.get("title", ""), "cells": cells})
     targets = [{"name": r.name, "verdict": r.verdict_word, "exit_code": r.exit_code, "base_url": r.base_url,
-                "reports_dir": str(r.reports_dir)} for r in runs]
+                "reports_dir": str(r.reports_dir), "note": r.note if r.verdict is None else ""} for r in runs]
     return {"targets": targets, "requirements": rows, "exit_code": worst_exit_code(r.exit_code for r in runs)}
 
 
 def terminal_lines(matrix: dict[str, Any]) -> list[str]:
-    names = [t["name"] for t in matrix["targets"]]
-    width = max([13, *(len(n) + 1 for n in names)])
-    head = f"{'requirement':<34}{'level':<7}" + "".join(f"{n:<{width}}" for n in names)
-    lines = [head, "-" * len(head)]
-    for row in matrix["requirements"]:
-        lines.append(f"{row['id']:<34}{row['level']:<7}" + "".join(f"{c['word']:<{width}}" for c in row["cells"]))
-    lines.append("")
+    """The matrix in aligned columns (two spaces at least between them), then each target's verdict and note."""
+    head = ["requirement", "level", *(t["name"] for t in matrix["targets"])]
+    rows = [[row["id"], row["level"], *(c["word"] for c in row["cells"])] for row in matrix["requirements"]]
+    widths = [max(len(line[i]) for line in [head, *rows]) for i in range(len(head))]
+
+    def aligned(line: list[str]) -> str:
+        return "  ".join(f"{text:<{width}}" for text, width in zip(line, widths)).rstrip()
+
+    lines = [aligned(head), "-" * (sum(widths) + 2 * (len(widths) - 1)), *map(aligned, rows), ""]
     for t in matrix["targets"]:
         lines.append(f"{t['name']}: {t['verdict']} (exit code {t['exit_code']}) {t['base_url']}".rstrip())
+        if t.get("note"):
+            lines.append(f"  {t['note']}")
     lines.append(f"FLEET: exit code {matrix['exit_code']} (the worst of the targets')")
     return lines
 
@@ -150,8 +155,8 @@ def markdown(matrix: dict[str, Any]) -> str:
     names = [t["name"] for t in matrix["targets"]]
     out = ["# Calls API conformance: fleet matrix", "", "| target | verdict | exit code | base URL |",
            "|---|---|---|---|"]
-    out += [f"| {_md(t['name'])} | **{_md(t['verdict'])}** | {t['exit_code']} | {_md(t['base_url'])} |"
-            for t in matrix["targets"]]
+    out += [f"| {_md(t['name'])} | **{_md(t['verdict'])}**{': ' + _md(t['note']) if t.get('note') else ''} | "
+            f"{t['exit_code']} | {_md(t['base_url'])} |" for t in matrix["targets"]]
     out += ["", f"Fleet exit code: **{matrix['exit_code']}** (the worst of the targets').", "",
             "| requirement | level | " + " | ".join(_md(n) for n in names) + " |",
             "|---|---|" + "---|" * len(names)]
@@ -172,7 +177,9 @@ _CSS = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}t
 def html_page(matrix: dict[str, Any]) -> str:
     e = html.escape
     heads = "".join(f'<th class="target" data-target="{e(t["name"])}">{e(t["name"])}<small>{e(t["verdict"])} '
-                    f'(exit {t["exit_code"]})</small><small>{e(t["base_url"])}</small></th>' for t in matrix["targets"])
+                    f'(exit {t["exit_code"]})</small><small>{e(t["base_url"])}</small>'
+                    + (f'<small class="note">{e(t["note"])}</small>' if t.get("note") else "") + "</th>"
+                    for t in matrix["targets"])
     body = []
     for row in matrix["requirements"]:
         cells = "".join(f'<td class="{e(c["word"].replace(" ", "-"))}" title="{e(c["why"])}">{e(c["word"])}'

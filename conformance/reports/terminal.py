@@ -3,10 +3,13 @@ waivers did and what changed since the baseline. Plain text, also what a CI job 
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from collections import Counter
+from typing import Any, Iterable
 
 from conformance.judgement.baseline import FAILURE_CHANGED
-from conformance.judgement.verdict import EXIT_STALE_WAIVERS, OUTCOME_WORDS, failure_word
+from conformance.judgement.verdict import (ADVICE, CONFORMANT, EXIT_STALE_WAIVERS, FAIL, INCOMPLETE, NOT_CONFORMANT,
+                                           NOT_RUN, PASS, TARGET_FAILED, WAIVED, WARN, count_words, row_word)
 from conformance.judgement.waivers import CONFORMANT_WITH_WAIVERS
 from conformance.deployment.redaction import cut_words
 
@@ -18,11 +21,14 @@ def summary_lines(verdict: dict[str, Any]) -> list[str]:
 
 def requirement_lines(verdict: dict[str, Any]) -> list[str]:
     """One line per requirement, the counts, and the answer (the verdict line last)."""
+    return requirement_rows(verdict) + [""] + answer_lines(verdict)
+
+
+def requirement_rows(verdict: dict[str, Any]) -> list[str]:
+    """One line per requirement: its word, its level, its id, and why (its first failure, or the reason)."""
     lines = []
     for row in verdict["requirements"]:
-        mark = OUTCOME_WORDS[row["status"]]
-        if row["status"] == "failed":
-            mark = failure_word(row["level"], verdict.get("strict", False))
+        mark = row_word(row, verdict.get("strict", False))
         why = ""
         if row["failures"]:
             first = row["failures"][0]
@@ -40,17 +46,56 @@ def requirement_lines(verdict: dict[str, Any]) -> list[str]:
         elif (row.get("evidence") or {}).get("summary"):
             why = "  " + row["evidence"]["summary"]  # passed on part of its probes: what it rests on
         lines.append(f"{mark:<12} {row['level']:<8} {row['id']}{why}")
-    c = verdict["counts"]
-    lines.append("")
-    lines.append(f"{c['passed']} passed, {c['failed']} failed ({len(verdict['warnings'])} SHOULD warnings, "
-                 f"{len(verdict.get('advisories', []))} advice), "
-                 f"{c['not-run']} not run, {c['not-selected']} not selected, {c['untestable']} untestable"
-                 + (f", {c['waived']} waived" if c.get("waived") else ""))
+    return lines
+
+
+def answer_lines(verdict: dict[str, Any]) -> list[str]:
+    """The counts of the requirements by word, how the target failed (if it did), and the verdict line."""
+    lines = [counts_line(verdict)]
     failure = verdict.get("target_failure")
     if failure:
         lines.append(f"TARGET FAILED ({failure['stage']}, {failure['kind']}): {failure['message']}")
-    lines.append(verdict_line(verdict))
-    return lines
+    return lines + [verdict_line(verdict)]
+
+
+def counts_line(verdict: dict[str, Any]) -> str:
+    """`51 requirements: 48 PASS, 1 FAIL, 1 WARN, 1 UNTESTABLE`, in the verdict's words (`counts_by_word`):
+    PASS and FAIL always, the other words when some requirement got them."""
+    counts = verdict.get("counts_by_word") or count_words(verdict)
+    shown = [f"{n} {word}" for word, n in counts.items() if n or word in (PASS, FAIL)]
+    total = sum(counts.values())
+    return f"{total} requirement{'' if total == 1 else 's'}: {', '.join(shown)}"
+
+
+#: The colour of each word where the terminal shows colour: of a requirement's outcome, and of the answer.
+WORD_COLOURS = {PASS: "green", FAIL: "red", WARN: "yellow", ADVICE: "cyan", WAIVED: "blue", NOT_RUN: "yellow",
+                TARGET_FAILED: "red"}
+VERDICT_COLOURS = {CONFORMANT: "green", CONFORMANT_WITH_WAIVERS: "green", NOT_CONFORMANT: "red",
+                   INCOMPLETE: "yellow", TARGET_FAILED: "red"}
+_VERDICT = re.compile("VERDICT: (" + "|".join(sorted(map(re.escape, VERDICT_COLOURS), key=len, reverse=True)) + ")")
+_COUNT = re.compile(r"\b([1-9][0-9]*) (" + "|".join(map(re.escape, WORD_COLOURS)) + r")\b")
+
+
+def spans(line: str) -> list[tuple[str, str | None]]:
+    """A summary line in pieces, each with its colour (None: none): the verdict line in its answer's colour,
+    a requirement line's first word, each word of the counts that some requirement got."""
+    verdict = _VERDICT.match(line)
+    if verdict:
+        return [(line, VERDICT_COLOURS[verdict.group(1)])]
+    first = next((w for w in WORD_COLOURS if line.startswith(w + " ")), None)
+    if first is not None:
+        return [(first, WORD_COLOURS[first]), (line[len(first):], None)]
+    pieces: list[tuple[str, str | None]] = []
+    at = 0
+    for count in _COUNT.finditer(line) if re.match(r"\d+ requirements?: ", line) else ():
+        pieces += [(line[at:count.start()], None), (count.group(0), WORD_COLOURS[count.group(2)])]
+        at = count.end()
+    return [p for p in pieces + [(line[at:], None)] if p[0]]
+
+
+def skipped_lines(reasons: Iterable[str]) -> list[str]:
+    """The tests skipped, one line per reason with how many tests it skipped, the most frequent first."""
+    return [f"SKIPPED {n} test{'' if n == 1 else 's'}: {reason}" for reason, n in Counter(reasons).most_common()]
 
 
 def verdict_line(verdict: dict[str, Any]) -> str:

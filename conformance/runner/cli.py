@@ -142,21 +142,6 @@ class RefuseUnknownOptions:
         return self.suite_options + [s for s in long_options(self.parser.optparser) if s not in renamed]
 
 
-class SessionConfig:
-    """A plugin of the run's pytest that keeps its config, to tell afterwards whether the run wrote a verdict."""
-
-    def __init__(self) -> None:
-        self.config: pytest.Config | None = None
-
-    def pytest_configure(self, config: pytest.Config) -> None:
-        self.config = config
-
-    def wrote_verdict(self) -> bool:
-        from conformance.runner.plugin import verdict_of
-
-        return self.config is not None and verdict_of(self.config) is not None
-
-
 def long_options(parser: argparse.ArgumentParser) -> list[str]:
     return [s for action in parser._actions for s in action.option_strings if s.startswith("--")]
 
@@ -193,9 +178,10 @@ def run_suite(argv: list[str]) -> int:
     except SystemExit as stop:  # --help, --version, or a bad value (argparse says 2; a usage error is 4 here)
         return EXIT_USAGE_ERROR if stop.code else 0
     values = vars(namespace)
-    session = SessionConfig()
+    if not values["no_html"]:
+        extra = ["--html-report", *extra]
     try:
-        plugins = [RefuseUnknownOptions(long_options(parser)), session]
+        plugins = [RefuseUnknownOptions(long_options(parser))]
         code = int(pytest.main(pytest_args(values, extra), plugins=plugins))
     except UnknownOptions as error:
         print(error, file=sys.stderr)
@@ -203,19 +189,6 @@ def run_suite(argv: list[str]) -> int:
     # At exit the run's objects are only garbage: frozen, they are not walked by the collections of the
     # interpreter's shutdown (about 0.3 s of every run).
     atexit.register(gc.freeze)
-    if not session.wrote_verdict():
-        return code  # nothing was run (--collect-only, --fixtures...): no report to render
-    reports_dir = Path(str(values.get("reports_dir") or "reports"))
-    page = reports_dir / "report.html"
-    if page.is_file() and code not in (4, 7):
-        print(f"calls-conformance: report (opens anywhere): {page}")
-    if not values["no_html"] and code not in (4, 7):  # nothing was tested
-        from conformance.reports.allure_html import generate_html
-
-        try:
-            generate_html(reports_dir)
-        except KeyboardInterrupt:  # the verdict is written: an interruption now only skips the HTML report
-            print("calls-conformance: interrupted: the Allure HTML report was not rendered", file=sys.stderr)
     return code
 
 

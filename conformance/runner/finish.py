@@ -1,6 +1,6 @@
 """The end of a run: the watches stopped, the calls cleaned up, the verdict decided (with waivers and the
 baseline), written to verdict.json with the report files (the run's exchanges in exchanges.har among them),
-and summed up in the terminal."""
+and summed up in the terminal, the verdict last."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ from conformance.judgement import baseline as baselines
 from conformance.judgement import verdict
 from conformance.judgement import waivers as waiving
 from conformance.reports import allure, har, report_page, terminal
+from conformance.reports.allure_html import generate_html
+from conformance.runner import console
+from conformance.runner.outcome import skip_reason
 from conformance.runner.cleanup import clean_up
 from conformance.runner.interruption import note_unreached
 from conformance.runner.run import Run, stop_reference
@@ -50,15 +53,18 @@ def finish(run: Run, exitstatus: int) -> dict[str, Any]:
 
 
 def note_in_junit(config: pytest.Config, result: dict[str, Any]) -> None:
-    """Each requirement's answer, and what it rests on when partial, as a property of junit.xml's test suite
+    """The verdict, the requirements counted in its words ("requirements PASS" = "48"), and each requirement's
+    answer, with what it rests on when partial, as properties of junit.xml's test suite
     ("CALLS-X" = "PASS on 2 of 12 probes: 10 need --allow-create")."""
     xml = config.stash.get(junitxml.xml_key, None)
     if xml is None:
         return
+    xml.add_global_property("verdict", result["verdict"])
+    xml.add_global_property("exit_code", result["exit_code"])
+    for counted, n in result["counts_by_word"].items():
+        xml.add_global_property(f"requirements {counted}", n)
     for row in result["requirements"]:
-        word = verdict.OUTCOME_WORDS[row["status"]]
-        if row["status"] == "failed":
-            word = verdict.failure_word(row["level"], result["strict"])
+        word = verdict.row_word(row, result["strict"])
         summary = row["evidence"]["summary"]
         if row["status"] in ("not-run", "not-selected") and row["reasons"]:
             summary = f"({verdict.short_reason(row['reasons'][0])})"
@@ -114,20 +120,45 @@ def _watch_stats(run: Run) -> dict[str, Any]:
 
 
 def print_summary(run: Run, result: dict[str, Any], terminalreporter: Any, verbose: bool) -> None:
-    """The verdict in the terminal: requirement by requirement (just the verdict line after a failed
-    preflight), what waivers and the baseline did, the timeline with -v, and what was left on the target."""
-    lines = terminal.requirement_lines(result)
-    if run.preflight_error:
-        lines = lines[-1:]  # nothing was run: the preflight line said what is wrong
-    else:
-        terminalreporter.section("Calls API conformance: requirement by requirement")
-    for line in lines + terminal.waiver_lines(result) + terminal.baseline_lines(result):
-        terminalreporter.write_line(line)
+    """The suite's section of the terminal summary: requirement by requirement, what waivers and the baseline
+    did, the timeline with -v, the skipped tests by reason, what was left on the target and where the
+    reports are. The counts and the verdict come last, after pytest's own line (`print_answer`)."""
+    reports_dir = run.config.reports_dir
+    if not run.preflight_error:  # else nothing was run
+        _print_requirements(run, result, terminalreporter, verbose)
+    terminalreporter.write_line(f"verdict written to {reports_dir / 'verdict.json'}")
+    if not run.preflight_error:
+        terminalreporter.write_line(f"report (opens anywhere): {reports_dir / report_page.PAGE}")
+
+
+def _print_requirements(run: Run, result: dict[str, Any], terminalreporter: Any, verbose: bool) -> None:
+    terminalreporter.section("Calls API conformance: requirement by requirement")
+    lines = terminal.requirement_rows(result) + terminal.waiver_lines(result) + terminal.baseline_lines(result)
+    for line in lines:
+        console.write_marked(terminalreporter, line)
     if verbose and run.timeline.events:
         terminalreporter.section("Calls API conformance: timeline of the run and its background watches")
         for line in run.timeline.lines():
             terminalreporter.write_line(line)
+    skipped = terminal.skipped_lines(skip_reason(report) for report in terminalreporter.stats.get("skipped", []))
+    if skipped:
+        terminalreporter.write_line("")
+    for line in skipped:
+        terminalreporter.write_line(line, yellow=True)
     leftovers = result["stats"]["leftover_calls"]
     if leftovers:
         terminalreporter.write_line(f"WARNING: calls created by this run still listed after cleanup: {', '.join(leftovers)}")
-    terminalreporter.write_line(f"verdict written to {run.config.reports_dir / 'verdict.json'}")
+
+
+def print_answer(run: Run, result: dict[str, Any], terminalreporter: Any, html: bool) -> None:
+    """The last lines of the run: the HTML report (`html`: --html-report), the requirements counted by the
+    verdict's words, how the target failed (if it did) and the verdict; just the verdict after a failed
+    preflight (its line said what is wrong)."""
+    if html and not run.preflight_error:
+        try:
+            generate_html(run.config.reports_dir)
+        except KeyboardInterrupt:  # the verdict is written: an interruption now only skips the HTML report
+            terminalreporter.write_line("calls-conformance: interrupted: the Allure HTML report was not rendered")
+    answer = terminal.answer_lines(result)
+    for line in answer[-1:] if run.preflight_error else answer:
+        console.write_marked(terminalreporter, line)

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -98,6 +99,27 @@ def last_line(path: Path) -> str:
     return lines[-1][:300] if lines else ""
 
 
+def fleet_note(profile: Path, code: int, line: str) -> str:
+    """Why a target has no verdict, in the fleet's terms: a run refused for its settings is told how the fleet
+    takes them (from the target's profile alone), not which environment variable a lone run would read."""
+    if code != EXIT_USAGE:
+        return line
+    if not _gives_token(profile):
+        return (f"its profile {profile} gives no token: add token-file = \"<file holding the account's token>\" "
+                f"to it (a fleet takes each target's settings from its profile alone; no CALLS_API_* variable "
+                f"is handed down)")
+    return f"{line} (a fleet takes each target's settings from its profile alone: {profile})"
+
+
+def _gives_token(profile: Path) -> bool:
+    try:
+        with profile.open("rb") as handle:
+            data = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError):
+        return True  # the run said what is wrong with the file
+    return bool(data.get("token") or data.get("token-file"))
+
+
 def run_fleet(profiles: list[Path], out: Path, parallel: int, extra: list[str],
               timeout: float | None = None, echo=print) -> list[matrix.TargetRun]:
     lock = threading.Lock()
@@ -106,7 +128,7 @@ def run_fleet(profiles: list[Path], out: Path, parallel: int, extra: list[str],
         code, seconds = run_target(profile, out, extra, timeout)
         run = matrix.read_run(out / profile.stem, name=profile.stem, exit_code=code)
         if run.verdict is None:
-            run.note = last_line(out / profile.stem / RUN_LOG)
+            run.note = fleet_note(profile, code, last_line(out / profile.stem / RUN_LOG))
         with lock:
             echo(f"calls-conformance fleet: {profile.stem}: {run.verdict_word} (exit code {code}) in {seconds:.1f} s"
                  + (f": {run.note}" if run.verdict is None and run.note else ""))

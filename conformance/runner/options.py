@@ -26,6 +26,8 @@ def add_options(parser: pytest.Parser) -> None:
         else:
             kwargs.update(default=None, metavar=option.metavar)
         group.addoption(f"--{pytest_name(option)}", **kwargs)
+    group.addoption("--html-report", dest="calls_html_report", action="store_true", default=False,
+                    help="Render the Allure HTML report before the verdict (calls-conformance does, unless --no-html).")
 
 
 def given(config: pytest.Config) -> dict[str, Any] | None:

@@ -67,7 +67,7 @@ def record(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) 
         return
     if report.when != "call" and not found:
         if report.skipped:
-            run.ledger.not_run(name, requirements, _skip_reason(report))
+            run.ledger.not_run(name, requirements, skip_reason(report))
         return
     failed_ids = {v.requirement for v in found}
     for v in found:
@@ -80,7 +80,7 @@ def record(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) 
         run.ledger.not_run(name, [rid], reason)
     rest = [r for r in rest if r not in unjudged]
     if report.skipped:
-        run.ledger.not_run(name, rest, _skip_reason(report))
+        run.ledger.not_run(name, rest, skip_reason(report))
         if not found:
             return
     elif raised:
@@ -158,7 +158,8 @@ def _waive(run: Run, name: str, found: list[RequirementViolation]) -> str | None
     return run.waivers.test_outcome(name, [(v.requirement, v.code) for v in found]) if run.waivers else None
 
 
-def _skip_reason(report: pytest.TestReport) -> str:
+def skip_reason(report: pytest.TestReport) -> str:
+    """The reason a skipped test gives, without pytest's `Skipped: `."""
     reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
     return reason.removeprefix("Skipped: ")
 

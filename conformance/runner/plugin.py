@@ -45,9 +45,20 @@ def pytest_configure(config: pytest.Config) -> None:
         config.add_cleanup(interruption.catch(run))
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
+@pytest.hookimpl(tryfirst=True)  # pytest prints the first answer last: after its own lines
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """What the run is about to do, in the session's header (before the preflight: pytest_sessionstart)."""
+    return console.header_lines(current_run(config).config) if has_run(config) else []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_sessionstart(session: pytest.Session) -> Iterator[None]:
+    """The preflight's first request after pytest's header (which says what the run will do), then the
+    watches the selection is predicted to need."""
+    outcome = yield
     if not has_run(session.config) or not current_run(session.config).runs_tests:
-        return
+        return outcome
+    _shape_terminal(session.config)
     run = current_run(session.config)
     try:
         if preflight.passes(run):
@@ -56,6 +67,26 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         # Raised here, it would end the session without its end (no cleanup, no verdict): the run collects
         # nothing instead and ends interrupted.
         run.interrupted = run.interrupted or "SIGINT"
+    return outcome
+
+
+def _shape_terminal(config: pytest.Config) -> None:
+    """The skipped tests are listed in the suite's section, one line per reason (finish.print_summary), not
+    one line per test in pytest's short summary; pytest's last line counts tests, and says so, for it is
+    followed by the requirements counted by the verdict's words."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    reporter.reportchars = reporter.reportchars.replace("s", "").replace("S", "")
+    if config.option.collectonly:
+        return
+    counts_tests = reporter.build_summary_stats_line
+
+    def labelled() -> tuple[list[tuple[str, dict[str, bool]]], str]:
+        parts, colour = counts_tests()
+        return [(f"tests: {parts[0][0]}", parts[0][1]), *parts[1:]], colour
+
+    reporter.build_summary_stats_line = labelled
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -99,6 +130,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     run.unreached = {item.nodeid: collection.requirement_ids(item) for item in session.items}
     run.timeline.note("run", f"collection finished: {len(session.items)} tests selected")
+    session.config.pluginmanager.register(console.FileReturns(session.config))
     outlook = run.api.session.pacer.outlook(collection.expected_requests(session.items))
     if outlook and session.items:
         console.announcer(session.config)(outlook)
@@ -168,21 +200,25 @@ def pytest_fixture_setup(fixturedef: Any, request: pytest.FixtureRequest) -> Ite
 _VERDICT_KEY = pytest.StashKey[dict]()
 
 
-@pytest.hookimpl(tryfirst=True)  # before junitxml writes its file: the verdict adds properties to it
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if has_run(session.config) and current_run(session.config).runs_tests:
-        run = current_run(session.config)
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Iterator[None]:
+    """The verdict before the other plugins finish (junitxml writes its properties); its last lines after
+    pytest's own summary."""
+    config = session.config
+    if has_run(config) and current_run(config).runs_tests:
+        run = current_run(config)
         result = finish.finish(run, exitstatus)
-        finish.note_in_junit(session.config, result)
+        finish.note_in_junit(config, result)
         session.exitstatus = result["exit_code"]
-        session.config.stash[_VERDICT_KEY] = result
+        config.stash[_VERDICT_KEY] = result
         if run.interrupted:
-            interruption.one_line_for(session.config, run)
-
-
-def verdict_of(config: pytest.Config) -> dict | None:
-    """The verdict the session wrote, or None (it ran no test, or was no conformance run)."""
-    return config.stash.get(_VERDICT_KEY, None)
+            interruption.one_line_for(config, run)
+    outcome = yield
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if _VERDICT_KEY in config.stash and reporter is not None:
+        finish.print_answer(current_run(config), config.stash[_VERDICT_KEY], reporter,
+                            html=config.getoption("calls_html_report"))
+    return outcome
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
