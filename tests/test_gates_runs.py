@@ -252,3 +252,12 @@ def test_a_run_shows_its_header_first_one_line_per_file_skips_by_reason_and_its_
     suite = ET.parse(reports / "junit.xml").getroot().find("testsuite")
     properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
     assert properties["verdict"] == verdict["verdict"] and properties["requirements WARN"] == "1"
+
+
+def test_tests_a_first_failure_kept_from_running_are_not_reached(profiles, tmp_path):
+    """-x stops at the first failure: what it kept from running says so, not "no selected test checks it"."""
+    done, verdict = single(profiles["delete-200"], tmp_path / "reports", "-x")
+    assert done.returncode == 1, done.stdout[-3000:]
+    reasons = {reason for row in verdict["requirements"] if row["status"] == "not-run" for reason in row["reasons"]}
+    assert "not reached: the run stopped at its first failures (-x or --maxfail)" in reasons
+    assert not any("no selected test checks it" in reason for reason in reasons)

@@ -39,7 +39,7 @@ def finish(run: Run, exitstatus: int) -> dict[str, Any]:
                 run.ledger.not_run("(preflight)", [rid], f"the preflight failed: {run.preflight_error}")
     else:
         clean_up(run)
-    if run.interrupted:
+    if run.interrupted or run.unreached:
         note_unreached(run)
     stop_reference(run)
     result = _decide(run, exitstatus)

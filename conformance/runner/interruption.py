@@ -17,6 +17,7 @@ from conformance.runner.run import Run
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 UNREACHED = "not reached: the run was interrupted"
+STOPPED_EARLY = "not reached: the run stopped at its first failures (-x or --maxfail)"
 
 
 def catch(run: Run) -> Callable[[], None]:
@@ -42,16 +43,17 @@ def catch(run: Run) -> Callable[[], None]:
 
 
 def note_unreached(run: Run) -> None:
-    """The requirements of the tests the interruption kept from finishing are NOT RUN, saying so; before the
-    tests were known, every requirement nothing was learnt of."""
+    """The requirements of the tests an interruption (or -x, --maxfail) kept from finishing are NOT RUN,
+    saying so; before the tests were known, every requirement nothing was learnt of."""
+    reason = UNREACHED if run.interrupted else STOPPED_EARLY
     if run.unreached is not None:
         for test, requirements in run.unreached.items():
-            run.ledger.not_run(test, requirements, UNREACHED)
+            run.ledger.not_run(test, requirements, reason)
         return
     for rid, req in run.ledger.catalogue.items():
         ev = run.ledger.evidence[rid]
         if req.testable and not (ev.passed_by or ev.failures or ev.not_run):
-            run.ledger.not_run("(interrupted)", [rid], UNREACHED)
+            run.ledger.not_run("(interrupted)", [rid], reason)
 
 
 def one_line_for(config: pytest.Config, run: Run) -> None:
