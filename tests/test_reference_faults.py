@@ -642,6 +642,65 @@ def _method_unsupported(c: ReferenceClient) -> list[str]:
     return problems
 
 
+@probe("CALLS-METHOD-ALLOW")
+def _method_allow(c: ReferenceClient) -> list[str]:
+    problems = []
+    for method in ("PUT", "PATCH", "DELETE"):
+        response = c.request(method, c.path(c.a.sid), headers=c.auth(c.a))
+        if response.status_code == 405 and "allow" not in response.headers:
+            problems.append(f"{method} answered 405 without Allow")
+    return problems
+
+
+@probe("CALLS-AUTH-CHALLENGE")
+def _auth_challenge(c: ReferenceClient) -> list[str]:
+    sid = random_sid()
+    return [f"{op} with {name} credentials answered 401 with WWW-Authenticate {challenge!r}"
+            for name, headers in _credentials().items()
+            for op, response in _every_operation(c, sid, headers).items() if response.status_code == 401
+            and "bearer" not in (challenge := response.headers.get("www-authenticate", "")).lower()]
+
+
+def _on_the_wire(server: Any, method: str, path: str, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+    """One request on a connection of its own, read to the server's close: the answer's status, headers and
+    every byte after its header section (what a client's framing would split into content and excess)."""
+    import socket
+    head = (f"{method} {path} HTTP/1.1\r\nHost: {server.host}\r\nConnection: close\r\n"
+            f"Authorization: Bearer {ACCOUNT_A.token}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")
+    data = b""
+    with socket.create_connection((server.host, server.port), timeout=10) as conn:
+        conn.sendall(head.encode() + body)
+        while chunk := conn.recv(65536):
+            data += chunk
+    header_section, _, after = data.partition(b"\r\n\r\n")
+    lines = header_section.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split(" ")[1]), headers, after
+
+
+@probe("CALLS-HTTP-FRAMING")
+def _http_framing(c: ReferenceClient) -> list[str]:
+    from conformance.reference import start_reference
+    problems = []
+    with start_reference(c.settings) as server:
+        calls = c.path(ACCOUNT_A.sid)
+        status, _, after = _on_the_wire(server, "POST", calls, json.dumps(call_body()).encode())
+        try:
+            sid = json.loads(after)["sid"]
+        except (ValueError, TypeError, KeyError):
+            raise Inconclusive(f"create answered {status} {after[:80]!r}") from None
+        for method, path in (("GET", calls), ("GET", f"{calls}/{sid}"), ("GET", f"{calls}/{random_sid()}"),
+                             ("DELETE", f"{calls}/{sid}")):
+            status, headers, after = _on_the_wire(server, method, path)
+            announced = headers.get("content-length")
+            if status in (204, 304) and (after or announced not in (None, "0")):
+                problems.append(f"{method} answered {status} with {len(after)} bytes, Content-Length {announced}")
+            elif status not in (204, 304) and announced is not None and int(announced) != len(after):
+                problems.append(f"{method} answered {status} with {len(after)} bytes, Content-Length {announced}")
+    return problems
+
+
 # ------------------------------------------------------------------------- judged across the run
 IMMUTABLE = ("account_sid", "direction", "from", "to", "call_id")
 

@@ -16,11 +16,13 @@ Failure codes:
   CF113 call did not end in time    CF114 observations of a call disagree
   CF115 an ended call changed       CF116 a create named a known sid   CF117 a deleted call came back
   CF118 answered for another sid    CF119 near-miss credential served  CF120 scheme case refused
+  CF121 401 without a Bearer challenge CF122 405 without Allow          CF123 answer breaks HTTP framing
 Schemathesis' own checks keep their codes (ST101...).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -34,6 +36,8 @@ from conformance.deployment.exchange import Exchange
 from conformance.deployment.redaction import REDACT
 
 REFUSAL_STATUSES = frozenset({401, 403, 404})
+#: A Bearer challenge in a WWW-Authenticate value: the scheme first in the value or after a comma, not a parameter.
+_BEARER_CHALLENGE = re.compile(r"(?:^|,)\s*bearer(?=\s|,|$)", re.IGNORECASE)
 
 
 class RequirementViolation(AssertionError):
@@ -279,6 +283,36 @@ def expect_empty_body(response: Response, requirement: str, what: str) -> None:
     if announced not in ("", "0"):
         raise violation(requirement, "CF106", f"{what}: announces a body (Content-Length: {announced}), expected none",
                         response)
+
+
+def expect_challenge(response: Response, what: str) -> None:
+    """A 401 carries WWW-Authenticate with a Bearer challenge: RFC 9110 section 11.6.1 and RFC 6750 section 3
+    oblige the header on every 401, and it is how a client learns to send a bearer token."""
+    if response.status != 401:
+        return
+    value = response.headers.get("www-authenticate", "")
+    if not value.strip():
+        raise violation("CALLS-AUTH-CHALLENGE", "CF121", f"{what}: a 401 answer without WWW-Authenticate", response)
+    if not _BEARER_CHALLENGE.search(value):
+        raise violation("CALLS-AUTH-CHALLENGE", "CF121",
+                        f"{what}: the 401 answer's WWW-Authenticate ({value}) has no Bearer challenge", response)
+
+
+def expect_allow(response: Response, what: str) -> None:
+    """A 405 carries Allow, the methods the path offers (RFC 9110 sections 10.2.1 and 15.5.6)."""
+    if response.status == 405 and "allow" not in response.headers:
+        raise violation("CALLS-METHOD-ALLOW", "CF122", f"{what}: a 405 answer without an Allow header", response)
+
+
+def expect_framed(exchanges: list[tuple[str, Exchange]]) -> None:
+    """Every answer ended where its framing says (RFC 9110 sections 6.4.1, 8.6 and 15.3.5): the transport
+    notes an answer that did not (`Exchange.framing`) and gives the next request a fresh connection."""
+    bad = [(label, exchange) for label, exchange in exchanges if exchange.framing]
+    if bad:
+        label, first = bad[0]
+        more = f" (and {len(bad) - 1} more answers)" if len(bad) > 1 else ""
+        raise RequirementViolation("CALLS-HTTP-FRAMING", "CF123", f"{label}, the answer {first.status} to "
+                                   f"{first.method} {first.url}: {first.framing}{more}", first)
 
 
 def expect_refused(response: Response, requirement: str, what: str,

@@ -42,6 +42,7 @@ from conformance.reference.hooks import (
 from conformance.reference.lifecycle import TERMINAL_STATUSES, Plan, Stage, plan_call
 from conformance.reference.settings import Account, ReferenceSettings
 from conformance.reference.store import CallRecord
+from conformance.reference.wire import after_head, content_length
 
 #: An account sid that belongs to no account of the server.
 FOREIGN_ACCOUNT_SID = "2a59ac63-45c8-479d-b24c-621c7ac4ea10"
@@ -168,6 +169,23 @@ class DeleteRemovesSibling(Behaviour):
         if reply.status == 204 and others:
             self.store.remove(max(others, key=lambda r: r.seq).call_sid)
         return reply
+
+
+class NoChallenge(Behaviour):
+    def error_reply(self, ctx: Context, error: HttpError) -> Reply:
+        reply = super().error_reply(ctx, error)
+        return reply.but(headers={k: v for k, v in reply.headers.items() if k.lower() != "www-authenticate"})
+
+
+class ContentLengthShort(Behaviour):
+    def error_reply(self, ctx: Context, error: HttpError) -> Reply:
+        reply = super().error_reply(ctx, error)
+        return reply.but(wire=content_length(lambda n: n - 6)) if reply.status == 404 else reply
+
+
+def _body_after_204(reply: Reply) -> Reply:
+    body = b'{"msg":"deleted"}'
+    return reply.but(headers={**reply.headers, "Content-Length": str(len(body))}, wire=after_head(body))
 
 
 class WindowHalf(Behaviour):
@@ -455,6 +473,10 @@ FAULTS: dict[str, Fault] = _registry(
     Fault("empty-bearer-gives-data", "CALLS-AUTH-MALFORMED",
           "An empty bearer token (`Authorization: Bearer`) is served as the path's account (200 with data).",
           AuthAccepted.of(reasons=("auth-empty",))),
+    Fault("401-without-challenge", "CALLS-AUTH-CHALLENGE",
+          "Answers 401 carry no WWW-Authenticate header (no challenge): nothing tells a client to send a bearer "
+          "token.",
+          NoChallenge),
     # -- isolation
     Fault("foreign-token-lists", "CALLS-ISOLATION-READ",
           "Another account's token on this account's list answers 200 with this account's calls.",
@@ -545,6 +567,10 @@ FAULTS: dict[str, Fault] = _registry(
           FieldChange.of(field="service_url", change=DROP)),
     Fault("completed-without-duration", "CALLS-CALL-DURATION-ENDED", "A completed call carries no duration.",
           FieldChange.of(field="duration", change=DROP, when=lambda view: view["call_status"] == "completed")),
+    Fault("content-length-short", "CALLS-HTTP-FRAMING",
+          "Answers 404 announce a Content-Length 6 bytes shorter than their JSON body, and send it all: the rest "
+          "waits on the connection, where a client reusing it reads it as the start of its next answer.",
+          ContentLengthShort),
     Fault("text-plain-json", "CALLS-CONTENT-TYPE-JSON",
           "Successful JSON answers (list, get, create) are labelled text/plain; the body is still JSON.",
           SuccessChange.of(operations=(LIST, GET, CREATE), change=lambda reply: reply.but(media_type="text/plain"))),
@@ -611,6 +637,9 @@ FAULTS: dict[str, Fault] = _registry(
     Fault("unsupported-method-200", "CALLS-METHOD-UNSUPPORTED",
           "Methods the API does not offer (PUT, PATCH, HEAD, OPTIONS...) answer 200 with {} instead of 405.",
           fixed("method_not_allowed", Reply(200, {}))),
+    Fault("405-without-allow", "CALLS-METHOD-ALLOW",
+          "Methods the API does not offer answer 405 without the Allow header that names the path's methods.",
+          fixed("method_not_allowed", Reply(405, {"msg": "method not allowed"}))),
     # -- delete
     Fault("delete-200", "CALLS-DELETE-204",
           "Deleting a call answers 200 (empty body) instead of 204; the call is removed.",
@@ -619,7 +648,12 @@ FAULTS: dict[str, Fault] = _registry(
           "Deleting a call answers 204 announcing a 17-byte JSON body (Content-Length: 17, Content-Type: "
           "application/json); HTTP/1.1 framing keeps the bytes themselves off the wire.",
           SuccessChange.of(operations=(DELETE,), change=lambda reply: reply.but(
-              headers={**reply.headers, "Content-Length": "17", "Content-Type": "application/json"}))),
+              headers={**reply.headers, "Content-Length": "17", "Content-Type": "application/json"})),
+          also=("CALLS-HTTP-FRAMING",)),
+    Fault("delete-204-body-sent", "CALLS-HTTP-FRAMING",
+          "Deleting a call answers 204 with Content-Length: 17 and sends the 17-byte JSON body after its header "
+          "section: bytes a 204 cannot carry, which a client reusing the connection reads as its next answer.",
+          SuccessChange.of(operations=(DELETE,), change=_body_after_204), also=("CALLS-DELETE-EMPTY-BODY",)),
     Fault("delete-not-removing", "CALLS-DELETE-REMOVES",
           "Deleting a call answers 204 but the call stays gettable and listed.",
           fixed("on_delete", Reply(204, None, media_type=None)), also=("CALLS-DELETE-UNKNOWN-404",)),
