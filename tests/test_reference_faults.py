@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -52,6 +53,17 @@ def body_of(response: Any) -> Any:
         return json.loads(response.content)
     except ValueError:
         return None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is no JSON value")
+
+
+def strict_json(content: bytes) -> Any:
+    """JSON as RFC 8259 has it between systems: UTF-8 with no byte order mark (section 8.1), no NaN (section 6)."""
+    if content.startswith(b"\xef\xbb\xbf"):
+        raise ValueError("a byte order mark")
+    return json.loads(content.decode("utf-8"), parse_constant=_no_constant)
 
 
 def list_calls(c: ReferenceClient, account: Any = None, **kw: Any) -> list[dict[str, Any]]:
@@ -326,9 +338,12 @@ def _contract_status(c: ReferenceClient) -> list[str]:
 @probe("CALLS-CREATE-SUCCESS")
 def _create_success(c: ReferenceClient) -> list[str]:
     response = c.create()
-    body = body_of(response)
     if not 200 <= response.status_code < 300:
         return [f"create answered {response.status_code}"]
+    try:
+        body = strict_json(response.content)
+    except ValueError:
+        return [f"create body is not JSON as RFC 8259 has it: {response.content[:80]!r}"]
     if not isinstance(body, dict) or not isinstance(body.get("sid"), str):
         return [f"create body carries no sid: {response.content[:80]!r}"]
     try:
@@ -652,13 +667,24 @@ def _method_allow(c: ReferenceClient) -> list[str]:
     return problems
 
 
+def _challenge_problem(challenge: str) -> str | None:
+    """What RFC 9110 section 11.6.1 and RFC 6750 section 3 rule out in a 401's WWW-Authenticate."""
+    if not re.match(r"(?i)(.*,)?\s*bearer(\s|,|$)", challenge):
+        return "no Bearer challenge"
+    if any(len(re.findall(rf"(?i)\b{name}\s*=", challenge)) > 1 for name in ("realm", "scope", "error")):
+        return "an attribute twice"
+    if re.search(r'(?i)\b(error|error_description|error_uri|scope)\s*=\s*"[^"]*\\', challenge):
+        return "a quote or backslash in an attribute that may not hold one"
+    return None
+
+
 @probe("CALLS-AUTH-CHALLENGE")
 def _auth_challenge(c: ReferenceClient) -> list[str]:
     sid = random_sid()
-    return [f"{op} with {name} credentials answered 401 with WWW-Authenticate {challenge!r}"
+    return [f"{op} with {name} credentials answered 401 with WWW-Authenticate {challenge!r}: {problem}"
             for name, headers in _credentials().items()
             for op, response in _every_operation(c, sid, headers).items() if response.status_code == 401
-            and "bearer" not in (challenge := response.headers.get("www-authenticate", "")).lower()]
+            and (problem := _challenge_problem(challenge := response.headers.get("www-authenticate", "")))]
 
 
 def _on_the_wire(server: Any, method: str, path: str, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:

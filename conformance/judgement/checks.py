@@ -38,6 +38,14 @@ from conformance.deployment.redaction import REDACT
 REFUSAL_STATUSES = frozenset({401, 403, 404})
 #: A Bearer challenge in a WWW-Authenticate value: the scheme first in the value or after a comma, not a parameter.
 _BEARER_CHALLENGE = re.compile(r"(?:^|,)\s*bearer(?=\s|,|$)", re.IGNORECASE)
+#: One auth-param of a challenge: a name, then a token or a quoted string (RFC 9110 section 11.2).
+_AUTH_PARAM = re.compile(r'\s*,?\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)')
+#: The attributes RFC 6750 section 3 defines, each at most once, and the characters their values may hold.
+_ERROR_TEXT = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
+_BEARER_ATTRIBUTES: dict[str, re.Pattern[str] | None] = {
+    "realm": None, "scope": re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*"), "error": _ERROR_TEXT,
+    "error_description": _ERROR_TEXT, "error_uri": re.compile(r"[\x21\x23-\x5b\x5d-\x7e]*"),
+}
 
 
 class RequirementViolation(AssertionError):
@@ -185,8 +193,8 @@ def expect_json(response: Response, requirement: str, what: str) -> Any:
         return response.json()
     except BodyUnusable as error:
         raise violation(requirement, "CF104", f"{what}: {error}", response) from None
-    except ValueError:
-        raise violation(requirement, "CF104", f"{what}: body is not valid JSON", response) from None
+    except ValueError as error:
+        raise violation(requirement, "CF104", f"{what}: body is not valid JSON ({error})", response) from None
 
 
 def _schema_requirement(path: str, message: str) -> str:
@@ -293,9 +301,31 @@ def expect_challenge(response: Response, what: str) -> None:
     value = response.headers.get("www-authenticate", "")
     if not value.strip():
         raise violation("CALLS-AUTH-CHALLENGE", "CF121", f"{what}: a 401 answer without WWW-Authenticate", response)
-    if not _BEARER_CHALLENGE.search(value):
+    found = _BEARER_CHALLENGE.search(value)
+    if not found:
         raise violation("CALLS-AUTH-CHALLENGE", "CF121",
                         f"{what}: the 401 answer's WWW-Authenticate ({value}) has no Bearer challenge", response)
+    problem = _bearer_attribute_problem(value[found.end():])
+    if problem:
+        raise violation("CALLS-AUTH-CHALLENGE", "CF121", f"{what}: the 401 answer's Bearer challenge ({value}) "
+                        f"{problem} (RFC 6750 section 3)", response)
+
+
+def _bearer_attribute_problem(params: str) -> str | None:
+    """What breaks RFC 6750's rules in the attributes of a Bearer challenge (the text after the scheme, up to
+    the next challenge): an attribute given twice, or a value with a character it may not hold."""
+    seen: set[str] = set()
+    while (param := _AUTH_PARAM.match(params)) is not None and param.end() > 0:
+        name, raw = param[1].lower(), param[2]
+        params = params[param.end():]
+        value = raw[1:-1].replace('\\"', '"').replace("\\\\", "\\") if raw.startswith('"') else raw
+        if name in seen and name in _BEARER_ATTRIBUTES:
+            return f"gives {name} more than once"
+        seen.add(name)
+        allowed = _BEARER_ATTRIBUTES.get(name)
+        if allowed is not None and not allowed.fullmatch(value):
+            return f"has {name} with a character outside the set its value may hold"
+    return None
 
 
 def expect_allow(response: Response, what: str) -> None:

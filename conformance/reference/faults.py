@@ -36,7 +36,7 @@ from conformance.reference.behaviour import (
 )
 from conformance.reference.clock import Clock
 from conformance.reference.hooks import (
-    DROP, SERVER_ERROR, AuthAccepted, CallHidden, ErrorChange, FieldChange, ForeignCallFound, ForeignTokenAllowed,
+    DROP, SERVER_ERROR, AuthAccepted, Hook, CallHidden, ErrorChange, FieldChange, ForeignCallFound, ForeignTokenAllowed,
     ListChange, RecordChange, StatusOverride, SuccessChange, ValidationSkipped, always, fixed, swap,
 )
 from conformance.reference.lifecycle import TERMINAL_STATUSES, Plan, Stage, plan_call
@@ -171,10 +171,22 @@ class DeleteRemovesSibling(Behaviour):
         return reply
 
 
-class NoChallenge(Behaviour):
+class Challenge(Hook):
+    """Every 401 carries `challenge` as its WWW-Authenticate (None: no such header)."""
+
+    challenge: str | None = None
+
     def error_reply(self, ctx: Context, error: HttpError) -> Reply:
         reply = super().error_reply(ctx, error)
-        return reply.but(headers={k: v for k, v in reply.headers.items() if k.lower() != "www-authenticate"})
+        if reply.status != 401:
+            return reply
+        headers = {k: v for k, v in reply.headers.items() if k.lower() != "www-authenticate"}
+        return reply.but(headers=headers if self.challenge is None else {**headers, "WWW-Authenticate": self.challenge})
+
+
+def _create_answer(text: str, encoding: str = "utf-8") -> Any:
+    """A create's successful answer whose body is `text` (the new call's sid in place of SID), encoded so."""
+    return lambda reply: reply.but(body=text.replace("SID", reply.body["sid"]).encode(encoding), raw=True)
 
 
 class ContentLengthShort(Behaviour):
@@ -476,7 +488,19 @@ FAULTS: dict[str, Fault] = _registry(
     Fault("401-without-challenge", "CALLS-AUTH-CHALLENGE",
           "Answers 401 carry no WWW-Authenticate header (no challenge): nothing tells a client to send a bearer "
           "token.",
-          NoChallenge),
+          Challenge.of()),
+    Fault("401-basic-challenge", "CALLS-AUTH-CHALLENGE",
+          'Answers 401 challenge with the Basic scheme only (`WWW-Authenticate: Basic realm="Calls API"`), '
+          "though the API takes bearer tokens.",
+          Challenge.of(challenge='Basic realm="Calls API"')),
+    Fault("401-challenge-attribute-twice", "CALLS-AUTH-CHALLENGE",
+          'The Bearer challenge of 401 answers names its realm twice (`Bearer realm="Calls API", realm="calls"`).',
+          Challenge.of(challenge='Bearer realm="Calls API", realm="calls"')),
+    Fault("401-challenge-quoted-description", "CALLS-AUTH-CHALLENGE",
+          "The Bearer challenge of 401 answers carries an error_description holding double quotes "
+          '(`error_description="the \\"token\\" is unknown"`), characters RFC 6750 keeps out of it.',
+          Challenge.of(challenge='Bearer realm="Calls API", error="invalid_token", '
+                                 'error_description="the \\"token\\" is unknown"')),
     # -- isolation
     Fault("foreign-token-lists", "CALLS-ISOLATION-READ",
           "Another account's token on this account's list answers 200 with this account's calls.",
@@ -584,6 +608,24 @@ FAULTS: dict[str, Fault] = _registry(
           SuccessChange.of(operations=(CREATE,),
                            change=lambda reply: Reply(201, reply.body["sid"], media_type="text/plain", raw=True)),
           also=("CALLS-CONTENT-TYPE-JSON",)),
+    Fault("create-json-bom", "CALLS-CREATE-SUCCESS",
+          "A create answers 201 with its JSON object led by a UTF-8 byte order mark; the call is made.",
+          SuccessChange.of(operations=(CREATE,), change=_create_answer('\ufeff{"sid":"SID"}')),
+          also=("CALLS-CREATE-VISIBLE",)),
+    Fault("create-json-utf16", "CALLS-CREATE-SUCCESS",
+          "A create answers 201 with its JSON object encoded in UTF-16 instead of UTF-8; the call is made.",
+          SuccessChange.of(operations=(CREATE,),
+                           change=_create_answer('{"sid":"SID"}', "utf-16")),
+          also=("CALLS-CREATE-VISIBLE",)),
+    Fault("create-json-control-character", "CALLS-CREATE-SUCCESS",
+          "A create answers 201 with a JSON object whose string holds a raw tab, a character JSON must escape; "
+          "the call is made.",
+          SuccessChange.of(operations=(CREATE,), change=_create_answer('{"sid":"SID","note":"new\tcall"}')),
+          also=("CALLS-CREATE-VISIBLE",)),
+    Fault("create-json-nan", "CALLS-CREATE-SUCCESS",
+          "A create answers 201 with a JSON object holding NaN, which is no JSON value; the call is made.",
+          SuccessChange.of(operations=(CREATE,), change=_create_answer('{"sid":"SID","cost":NaN}')),
+          also=("CALLS-CREATE-VISIBLE",)),
     Fault("create-200", "CALLS-CREATE-201", "A create answers 200 instead of 201 (same body).",
           StatusOverride.of(operations=(CREATE,), status=200)),
     Fault("create-not-visible-at-once", "CALLS-CREATE-VISIBLE",

@@ -173,9 +173,9 @@ def test_create_answers_2xx_with_the_new_call_sid(created: Created) -> None:
                         f"create with the configured payload answered {response.status}, expected 2xx", response)
     try:
         answer = response.json()
-    except ValueError:
-        raise violation("CALLS-CREATE-SUCCESS", "CF104", "create answer: the body is not JSON, expected an object "
-                        "carrying sid", response) from None
+    except ValueError as error:
+        raise violation("CALLS-CREATE-SUCCESS", "CF104", f"create answer: the body is not JSON ({error}), expected "
+                        "an object carrying sid", response) from None
     errors = openapi.schema_errors(answer, "CreateCallResponse")
     if errors:
         raise violation("CALLS-CREATE-SUCCESS", "CF104", f"create answer: {errors[0]}", response)
