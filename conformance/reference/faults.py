@@ -197,7 +197,7 @@ class ContentLengthShort(Behaviour):
 
 def _body_after_204(reply: Reply) -> Reply:
     body = b'{"msg":"deleted"}'
-    return reply.but(headers={**reply.headers, "Content-Length": str(len(body))}, wire=after_head(body))
+    return reply.but(headers={**reply.headers, "Content-Length": str(len(body))}, wire=after_head(body, late=True))
 
 
 class WindowHalf(Behaviour):
@@ -693,8 +693,8 @@ FAULTS: dict[str, Fault] = _registry(
               headers={**reply.headers, "Content-Length": "17", "Content-Type": "application/json"})),
           also=("CALLS-HTTP-FRAMING",)),
     Fault("delete-204-body-sent", "CALLS-HTTP-FRAMING",
-          "Deleting a call answers 204 with Content-Length: 17 and sends the 17-byte JSON body after its header "
-          "section: bytes a 204 cannot carry, which a client reusing the connection reads as its next answer.",
+          "Deleting a call answers 204 with Content-Length: 17 and sends the 17-byte JSON body, which a 204 "
+          "cannot carry, ahead of the next answer on the connection, where a client reads it as that answer.",
           SuccessChange.of(operations=(DELETE,), change=_body_after_204), also=("CALLS-DELETE-EMPTY-BODY",)),
     Fault("delete-not-removing", "CALLS-DELETE-REMOVES",
           "Deleting a call answers 204 but the call stays gettable and listed.",

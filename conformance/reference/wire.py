@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-Rewrite = Callable[[bytes], bytes]
+Rewrite = Callable[[bytes, "_Rewritten"], bytes]
 
 #: The rewrite of the answer the current request task is sending (set by the app, read by the transport).
 WIRE: ContextVar[Rewrite | None] = ContextVar("wire", default=None)
@@ -29,14 +29,19 @@ class WireProtocol(H11Protocol):
 
 
 class _Rewritten:
-    """A transport whose writes go through the current answer's rewrite, if it has one."""
+    """A transport whose writes go through the current answer's rewrite, if it has one; bytes a rewrite
+    holds back (`held`) go out ahead of the next write on the connection."""
 
     def __init__(self, transport: asyncio.Transport) -> None:
         self._transport = transport
+        self.held = b""
 
     def write(self, data: bytes) -> None:
-        rewrite = WIRE.get()
-        self._transport.write(rewrite(data) if rewrite is not None and data else data)
+        if data:
+            data, self.held = self.held + data, b""
+            rewrite = WIRE.get()
+            data = rewrite(data, self) if rewrite is not None else data
+        self._transport.write(data)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
@@ -46,14 +51,22 @@ def _is_head(data: bytes) -> bool:
     return data.startswith(b"HTTP/1.1 ")
 
 
-def after_head(extra: bytes) -> Rewrite:
-    """The answer's header section, then `extra` in the same write: bytes its framing does not count."""
-    return lambda data: data + extra if _is_head(data) else data
+def after_head(extra: bytes, *, late: bool = False) -> Rewrite:
+    """The answer's header section, then `extra`: bytes its framing does not count. `late`: held back until
+    the connection's next answer, ahead of it, as a server that writes the body after the head would."""
+    def rewrite(data: bytes, connection: _Rewritten) -> bytes:
+        if not _is_head(data):
+            return data
+        if late:
+            connection.held = extra
+            return data
+        return data + extra
+    return rewrite
 
 
 def content_length(change: Callable[[int], int]) -> Rewrite:
     """The Content-Length of the header section through `change`; the content is sent as it is."""
-    def rewrite(data: bytes) -> bytes:
+    def rewrite(data: bytes, connection: _Rewritten) -> bytes:
         if not _is_head(data):
             return data
         return _CONTENT_LENGTH.sub(lambda m: m[1] + str(change(int(m[2]))).encode(), data, count=1)
