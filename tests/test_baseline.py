@@ -112,11 +112,11 @@ def test_an_unreadable_baseline_is_one_line(tmp_path, content, message):
         baseline.load(tmp_path)
 
 
-def test_the_baseline_shows_on_the_requirement_page(tmp_path):
-    from conformance.reports.requirements_page import requirements_page
+def test_the_baseline_shows_in_the_report(tmp_path):
+    from conformance.reports.report_page import report_page
 
     result = compared(make_verdict(), make_verdict({"CALLS-DELETE-204": [("CF101", TEST)]}), tmp_path)
-    page = requirements_page(result)
+    page = report_page(result)
     assert "Against the baseline" in page and "newly failing" in page
 
 

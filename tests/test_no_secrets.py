@@ -80,7 +80,7 @@ def server():
 
 def test_a_failing_run_writes_no_token(server, tmp_path: Path) -> None:
     done = _run(tmp_path, server, "-v")
-    expected = ["verdict.json", "junit.xml", "requirements.html", "allure-results/environment.properties"]
+    expected = ["verdict.json", "junit.xml", "report.html", "allure-results/environment.properties"]
     if allure_html.find_allure():
         expected += ["allure-report/index.html", "allure-report-single/index.html"]
     for name in expected:

@@ -267,3 +267,75 @@ def test_created_sids_are_those_accepted_creates_answered_with() -> None:
     runner.add("POST", f"/Accounts/{ACCOUNT}/Calls", 400, {"sid": "refused"})
     runner.add("POST", f"/Accounts/{ACCOUNT}/Calls", 201, {"sid": 7})
     assert created_sids(runner.records) == {SID}
+
+
+def test_a_duration_longer_than_the_time_since_the_create_is_a_contradiction() -> None:
+    run = Runner()
+    run.add("POST", f"/Accounts/{ACCOUNT}/Calls", 201, {"sid": SID}, at=0.0)
+    run.get(call(call_status="in-progress", duration=None), at=1.0)
+    run.get(call(duration=9), at=5.0)  # received 5.1 s after the create was sent: 9 > 5.1 + 2
+    (found,) = run.judge("CALLS-CALL-DURATION-WITHIN-LIFE")
+    assert found.code == "CF122" and [r.index for r in found.records] == [1, 3]
+
+
+def test_a_duration_within_rounding_of_the_time_since_the_create_is_no_contradiction() -> None:
+    run = Runner()
+    run.add("POST", f"/Accounts/{ACCOUNT}/Calls", 201, {"sid": SID}, at=0.0)
+    run.get(call(duration=7), at=5.0)  # 7 <= 5.1 + 2
+    run.get(call(duration=30), at=40.0)  # a later change is CALLS-ENDED-STAYS-FINAL's, not this invariant's
+    assert run.judge("CALLS-CALL-DURATION-WITHIN-LIFE") == []
+
+
+def test_a_duration_of_a_call_the_run_did_not_create_is_not_judged() -> None:
+    run = Runner()
+    run.get(call(duration=3600), at=5.0)
+    assert run.judge("CALLS-CALL-DURATION-WITHIN-LIFE") == []
+
+
+def lists_complete(run, window=10.0, settle=2.0):
+    return oracle.lists_complete(models.build(run.records), window, settle)
+
+
+def test_a_list_lacking_a_settled_call_of_the_run_shown_again_after_it_is_a_contradiction() -> None:
+    run = Runner()
+    run.add("POST", f"/Accounts/{ACCOUNT}/Calls", 201, {"sid": SID}, at=0.0)
+    run.list([], at=3.0)
+    run.get(call(call_status="in-progress"), at=4.0)
+    (found,) = lists_complete(run)
+    assert found.requirement == "CALLS-LIST-COMPLETE" and found.code == "CF110"
+    assert [r.index for r in found.records] == [1, 2, 3]
+
+
+def test_a_call_read_by_a_get_before_the_list_needs_no_settle_time() -> None:
+    run = Runner()
+    run.add("POST", f"/Accounts/{ACCOUNT}/Calls", 201, {"sid": SID}, at=0.0)
+    run.get(call(call_status="trying"), at=0.2)
+    run.list([], at=0.4)
+    run.get(call(call_status="trying"), at=0.6)
+    assert len(lists_complete(run)) == 1
+
+
+def test_a_list_is_not_blamed_for_a_call_it_cannot_be_sure_of() -> None:
+    unsettled, deleted, too_old, not_seen_again, with_query = (Runner() for _ in range(5))
+    for run in (unsettled, deleted, too_old, not_seen_again, with_query):
+        run.add("POST", f"/Accounts/{ACCOUNT}/Calls", 201, {"sid": SID}, at=0.0)
+    unsettled.list([], at=0.5)  # within the settle time, never read by a get: the list may lag
+    unsettled.get(call(), at=1.0)
+    deleted.add("DELETE", f"/Accounts/{ACCOUNT}/Calls/{SID}", 403, None, at=2.5)
+    deleted.list([], at=3.0)
+    deleted.get(call(), at=4.0)
+    too_old.list([], at=11.0)  # its create was sent more than a window before: it may have expired
+    too_old.get(call(), at=12.0)
+    not_seen_again.list([], at=3.0)  # gone from get too: another requirement's to judge
+    with_query.add("GET", f"/Accounts/{ACCOUNT}/Calls?page=2", 200, [], at=3.0)
+    with_query.get(call(), at=4.0)
+    assert [lists_complete(run) for run in (unsettled, deleted, too_old, not_seen_again, with_query)] == [[]] * 5
+
+
+def test_a_list_naming_the_call_is_no_contradiction() -> None:
+    run = Runner()
+    run.add("POST", f"/Accounts/{ACCOUNT}/Calls", 201, {"sid": SID}, at=0.0)
+    run.list([call()], at=3.0)
+    run.get(call(), at=4.0)
+    assert lists_complete(run) == []
+    assert len(list(oracle.certainly_listed(models.build(run.records), 10.0, 2.0))) == 1

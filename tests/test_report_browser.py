@@ -1,9 +1,10 @@
-"""The reports of a failing run, as a reader finds them: verdict.json, junit.xml and the HTML report in Chromium.
+"""The reports of a failing run, as a reader finds them: verdict.json, junit.xml, report.html and the Allure
+report in Chromium.
 
 Runs the suite (`python -m conformance`) against a reference server with a fault that breaks
-CALLS-DELETE-204, then opens the generated Allure report in headless Chromium (the Debian packages
-`chromium` and `chromium-driver`; nothing is downloaded) and checks that it shows the totals and the
-failing requirement. Screenshots are saved under the run's reports directory.
+CALLS-DELETE-204, then opens report.html and the generated Allure report in headless Chromium (the Debian
+packages `chromium` and `chromium-driver`; nothing is downloaded) and checks that they show the verdict and
+the failing requirement. Screenshots are saved under the run's reports directory.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 import pytest
 
@@ -66,7 +68,7 @@ def test_verdict_and_junit_name_the_failing_requirement(failing_run: dict[str, A
     assert row["status"] == "failed" and row["failures"][0]["code"]
     failures = [f for case in ET.parse(reports / "junit.xml").iter("testcase") for f in case.iter("failure")]
     assert any(REQUIREMENT in (f.get("message", "") + (f.text or "")) for f in failures)
-    assert "calls-conformance: HTML report:" in done.stdout
+    assert "calls-conformance: Allure report (opens from disk):" in done.stdout
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -165,18 +167,18 @@ def test_html_report_shows_totals_and_the_failing_requirement(failing_run: dict[
     links = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "[data-testid='test-result-meta-link']")]
     assert REQUIREMENT in links
 
-    # The run's requirement list is in the report, under Global Attachments.
+    # The run's one-page report is in the Allure report, under Global Attachments.
     browser.get(f"{http_root}/allure-report/index.html")
     _wait_for(browser, lambda t: "Global Attachments" in t, "the overview did not load again")
     browser.find_element(By.CSS_SELECTOR, "[data-testid='nav-tab-globalAttachments']").click()
     WebDriverWait(browser, 10).until(
-        lambda d: d.find_elements(By.XPATH, "//*[normalize-space(text())='requirements.html']"), "no requirement list")
-    browser.find_element(By.XPATH, "//*[normalize-space(text())='requirements.html']").click()
+        lambda d: d.find_elements(By.XPATH, "//*[normalize-space(text())='report.html']"), "no one-page report")
+    browser.find_element(By.XPATH, "//*[normalize-space(text())='report.html']").click()
     frame = WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.TAG_NAME, "iframe"), "no preview")[0]
-    browser.save_screenshot(str(shots / "requirements.png"))
+    browser.save_screenshot(str(shots / "report-attachment.png"))
     browser.switch_to.frame(frame)
     row = browser.find_element(By.ID, REQUIREMENT)
-    assert "failed" in row.get_attribute("class") and title in row.text
+    assert "FAIL" in row.get_attribute("class") and title in row.text
     browser.switch_to.default_content()
 
 
@@ -190,3 +192,39 @@ def test_single_file_report_opens_from_disk(failing_run: dict[str, Any], browser
     cases, _ = _junit_counts(reports)
     assert _statistic(browser, "total") == cases
     browser.save_screenshot(str(_screenshots(reports) / "single-file.png"))
+
+
+def test_report_page_shows_the_verdict_and_the_first_failure_on_the_first_screen(failing_run: dict[str, Any],
+                                                                                browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    reports = failing_run["reports"]
+    page = reports / "report.html"
+    browser.set_window_size(1280, 800)
+    browser.get(page.as_uri())
+    assert browser.execute_script("return window.scrollY") == 0
+    height = browser.execute_script("return window.innerHeight")
+
+    def on_first_screen(element: Any) -> bool:
+        box = browser.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.top, r.bottom]", element)
+        return 0 <= box[0] and box[1] <= height
+
+    headline = browser.find_element(By.ID, "verdict")
+    assert headline.text == "NOT CONFORMANT" and on_first_screen(headline)
+    # The failures come in catalogue order: the first is the run's first failed requirement.
+    verdict = json.loads((reports / "verdict.json").read_text(encoding="utf-8"))
+    first = browser.find_element(By.CSS_SELECTOR, "#failures .finding .rid")
+    assert first.text == verdict["failed_requirements"][0] and on_first_screen(first)
+    browser.save_screenshot(str(_screenshots(reports) / "report-first-screen.png"))
+
+    anchors = [a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "a[href^='#']")]
+    assert anchors
+    missing = [href for href in anchors
+               if not browser.execute_script("return document.getElementById(arguments[0]) !== null",
+                                             href.split("#", 1)[1])]
+    assert not missing
+    exchanges = browser.find_elements(By.CSS_SELECTOR, "a.exchange")
+    assert exchanges and all(Path(unquote(urlparse(a.get_attribute("href")).path)).is_file() for a in exchanges)
+    # The background watches' timeline, which verdict.json keeps for it, is on the page.
+    assert verdict["stats"]["timeline"]
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#window tr")) == len(verdict["stats"]["timeline"]) + 1

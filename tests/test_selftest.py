@@ -367,3 +367,23 @@ def test_should_fault_fails_with_strict(zoo, target: Target) -> None:
 @pytest.mark.parametrize("target", CONFORMANT_TARGETS, ids=lambda t: t.id)
 def test_conformant_target_is_conformant(zoo, target: Target) -> None:
     _check(zoo, target)
+
+
+#: Faults whose defect every listing (or every refused create) shows again.
+REPEATED_DEFECTS = ["list-empty-item", "jambonz-as-observed"]
+#: The longest failure message a reader should meet: a few hundred characters, never a body or a schema.
+MESSAGE_BOUND = 500
+
+
+@pytest.mark.parametrize("target", [t for t in FAULT_TARGETS if t.name in REPEATED_DEFECTS], ids=lambda t: t.name)
+def test_a_defect_seen_again_and_again_is_one_failure_with_its_count_and_a_bounded_message(zoo, target: Target) -> None:
+    """One failure per requirement and check (not one per test that met it), with how often it was seen."""
+    verdict = zoo[target.id].verdict
+    if verdict is None:
+        pytest.skip(f"no verdict: {zoo[target.id].error}")
+    failures = [(row["id"], f) for row in verdict["requirements"] for f in row["failures"]]
+    too_long = [f["message"] for _, f in failures if len(f["message"]) > MESSAGE_BOUND]
+    assert not too_long, f"{len(too_long)} message(s) over {MESSAGE_BOUND} characters, e.g. {too_long[0][:200]}"
+    filed = [(rid, f["code"]) for rid, f in failures]
+    assert len(filed) == len(set(filed)), f"the same defect filed more than once: {sorted(filed)}"
+    assert any(f["count"] > 1 for rid, f in failures if rid == FAULTS[target.name].requirement)

@@ -3,6 +3,7 @@
 import json
 
 from conformance.contract.catalogue import Requirement
+from conformance.judgement.checks import Probes
 from conformance.judgement.ledger import Failure, Ledger
 from conformance.judgement.verdict import (CONFORMANT, INCOMPLETE, NOT_CONFORMANT, build_verdict, decide, exit_code_for,
                                            write_verdict)
@@ -122,3 +123,95 @@ def test_a_full_run_says_nothing_of_coverage():
     verdict = build_verdict(ledger, strict=False, accept_incomplete=False, target={}, spec_version="1",
                             started=0.0, stats={})
     assert summary_lines(verdict)[-1] == "VERDICT: CONFORMANT (exit code 0)"
+
+
+def test_the_same_defect_seen_by_many_tests_is_one_failure_with_its_count_and_first_places(tmp_path):
+    ledger = ledger_with(req("CALLS-A"))
+    for number in range(5):
+        ledger.failed("CALLS-A", Failure(f"suite.py::test_{number}", "CF104", f"list {number}, item {number + 1} "
+                                         "of 9 {}: 'call_sid' is a required property at $[0] (required)",
+                                         observed=f"GET http://x/v1/Accounts/8314ce10-d397-4c60-a623-2995d177816a"
+                                                  f"/Calls -> 200 OK", key="empty item"))
+    ledger.failed("CALLS-A", Failure("suite.py::test_9", "CF104", "another defect"))
+    verdict = build_verdict(ledger, strict=False, accept_incomplete=False, target={}, spec_version="1",
+                            started=0.0, stats={})
+    data = json.loads(write_verdict(verdict, tmp_path).read_text())
+    [row] = data["requirements"]
+    assert [(f["test"], f["count"]) for f in row["failures"]] == [("suite.py::test_0", 5), ("suite.py::test_9", 1)]
+    assert row["failures"][0]["places"] == [f"GET /v1/Accounts/8314ce10…/Calls (test_{n})" for n in range(3)]
+    assert row["failures"][0]["seen_by"] == [f"suite.py::test_{n}" for n in range(5)]
+    assert row["tests"] == [f"suite.py::test_{n}" for n in (0, 1, 2, 3, 4, 9)]
+    assert any("(seen in 5 answers)" in line for line in summary_lines(data))
+
+
+def test_failures_without_a_key_are_the_same_defect_only_when_their_messages_are_equal():
+    ledger = ledger_with(req("CALLS-A"))
+    ledger.failed("CALLS-A", Failure("t1", "CF101", "answered 200, expected 404"))
+    ledger.failed("CALLS-A", Failure("t2", "CF101", "answered 200, expected 404"))
+    ledger.failed("CALLS-A", Failure("t3", "CF101", "answered 201, expected 404"))
+    ledger.failed("CALLS-A", Failure("t4", "CF108", "answered 200, expected 404"))
+    assert [(f.test, f.count) for f in ledger.evidence["CALLS-A"].failures] == [("t1", 2), ("t3", 1), ("t4", 1)]
+
+
+# --- what each answer rests on: probes ------------------------------------------------------------
+
+NEEDS_CREATE = "creating calls is disabled on an external target: pass --allow-create and --from-number"
+
+
+def _verdict(ledger, strict=False):
+    return build_verdict(ledger, strict=strict, accept_incomplete=False, target={}, spec_version="1", started=0.0,
+                         stats={})
+
+
+def _row(verdict, rid):
+    return next(row for row in verdict["requirements"] if row["id"] == rid)
+
+
+def test_a_requirement_whose_probes_were_all_unsent_is_not_run_though_a_test_of_it_passed():
+    """A test that counts its probes and sent none of a requirement's (an invalid-create test that drew no
+    mistyped body) gives that requirement no evidence: NOT RUN with the real reason, never PASS."""
+    ledger = ledger_with(req("CALLS-INVALID"), req("CALLS-MISTYPED", "SHOULD"))
+    ledger.probed("generated", {"CALLS-INVALID": Probes(sent=5, judged=5), "CALLS-MISTYPED": Probes()}, {})
+    ledger.passed("generated", ["CALLS-INVALID", "CALLS-MISTYPED"])
+    ledger.not_run("from-as-number", ["CALLS-MISTYPED"], NEEDS_CREATE)
+    verdict = _verdict(ledger)
+    row = _row(verdict, "CALLS-MISTYPED")
+    assert row["status"] == "not-run" and row["reasons"] == [NEEDS_CREATE]
+    assert row["evidence"]["probes"] == {"planned": 1, "sent": 0, "judged": 0}
+    assert verdict["verdict"] == INCOMPLETE
+
+
+def test_a_requirement_judged_on_part_of_its_probes_passes_with_its_coverage_shown():
+    ledger = ledger_with(req("CALLS-INVALID"))
+    ledger.passed("empty-body", ["CALLS-INVALID"])
+    ledger.passed("json-string", ["CALLS-INVALID"])
+    for body in range(10):
+        ledger.not_run(f"body-{body}", ["CALLS-INVALID"], NEEDS_CREATE)
+    verdict = _verdict(ledger)
+    evidence = _row(verdict, "CALLS-INVALID")["evidence"]
+    assert _row(verdict, "CALLS-INVALID")["status"] == "passed" and evidence["partial"]
+    assert evidence["summary"] == "on 2 of 12 probes: 10 need --allow-create"
+    assert evidence["unsent"] == [{"count": 10, "reason": "need --allow-create"}]
+    assert verdict["partial"] == 1
+    lines = summary_lines(verdict)
+    assert any(line.startswith("PASS") and line.endswith("CALLS-INVALID  on 2 of 12 probes: 10 need --allow-create")
+               for line in lines)
+    assert lines[-1] == "VERDICT: CONFORMANT, 1 passed on partial evidence (exit code 0)"
+
+
+def test_a_failure_stays_a_failure_whatever_the_coverage():
+    ledger = ledger_with(req("CALLS-INVALID"))
+    ledger.failed("CALLS-INVALID", Failure("empty-body", "CF108", "answered 201"))
+    for body in range(10):
+        ledger.not_run(f"body-{body}", ["CALLS-INVALID"], NEEDS_CREATE)
+    verdict = _verdict(ledger)
+    assert _row(verdict, "CALLS-INVALID")["status"] == "failed" and verdict["verdict"] == NOT_CONFORMANT
+
+
+def test_complete_evidence_has_no_summary_and_counts_the_calls_it_rests_on():
+    ledger = ledger_with(req("CALLS-A"))
+    ledger.probed("t1", {}, {"CALLS-A": {"made": True, "seen": False}})
+    ledger.passed("t1", ["CALLS-A"])
+    evidence = _row(_verdict(ledger), "CALLS-A")["evidence"]
+    assert evidence["summary"] == "" and not evidence["partial"]
+    assert evidence["calls"] == {"created": 1, "observed": 1, "sids": ["made", "seen"]}

@@ -179,3 +179,13 @@ def test_a_test_is_waived_only_when_every_violation_is_covered(tmp_path):
         "WAIVED: deletes answer 200 (https://tracker.example.net/T-1)"
     assert found.test_outcome(TEST, [("CALLS-DELETE-204", "CF101"), ("CALLS-CONTRACT-STATUS", "ST202")]) is None
     assert found.test_outcome(TEST, [("CALLS-DELETE-204", "CF104")]) is None
+
+
+def test_a_defect_seen_by_two_tests_is_one_failure_waived_only_when_the_waiver_covers_both(tmp_path):
+    other = "conformance/suite/test_bad_input.py::test_delete_of_an_unknown_call_answers_404"
+    seen_twice = {"CALLS-DELETE-204": [("CF101", TEST), ("CF101", other)]}
+    [failure] = next(r for r in make_verdict(seen_twice)["requirements"] if r["id"] == "CALLS-DELETE-204")["failures"]
+    assert (failure["count"], failure["seen_by"]) == (2, [TEST, other])
+    narrowed = applied(tmp_path, make_verdict(seen_twice), entry(check="test_delete_of_an_ended_call"))
+    assert narrowed["verdict"] == "NOT CONFORMANT"
+    assert applied(tmp_path, make_verdict(seen_twice), entry())["verdict"] == "CONFORMANT-WITH-WAIVERS"

@@ -62,7 +62,7 @@ def render(rules: list[dict[str, Any]] | None = None) -> str:
         "the check whose failure code is given, and shown failing on the reference fault named (the self-test",
         "runs the suite against it); or not judged, with the reason: a rule on the client or on an intermediary,",
         "one no answer of the four operations can break, one no client can observe, or one the suite does not",
-        "charge ([D-51](spec-decisions.md#d-51-what-the-standards-oblige-of-every-answer-and-a-broken-framing-is-a-finding)).",
+        "charge ([D-53](spec-decisions.md#d-53-what-the-standards-oblige-of-every-answer-and-a-broken-framing-is-a-finding)).",
         "A rule on every JSON answer is judged under each operation's own requirement; the one named is where",
         "its fault shows it.",
         "",

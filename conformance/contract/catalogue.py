@@ -21,6 +21,7 @@ AREAS = {
     "list": "Listing calls", "get": "Getting a call", "shape": "Response shape", "create": "Creating calls",
     "input": "Input validation", "delete": "Deleting calls", "window": "Retention window",
     "lifecycle": "Call lifecycle", "auth": "Authentication", "isolation": "Account isolation",
+    "call": "Consistency across answers",
 }
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import re
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -119,7 +121,48 @@ def conforms(instance: Any, component: str) -> bool:
     return component_validator(component).is_valid(instance)
 
 
+@dataclass(frozen=True)
+class SchemaError:
+    path: tuple[str | int, ...]  # where in the instance
+    keyword: str  # the schema keyword that failed: required, type, enum...
+    message: str
+
+
+def schema_findings(instance: Any, component: str) -> list[SchemaError]:
+    """The violations of `instance` against a component schema, in instance order; empty when it conforms."""
+    errors = sorted(component_validator(component).iter_errors(instance), key=lambda e: list(e.absolute_path))
+    return [SchemaError(tuple(e.absolute_path), str(e.validator), e.message) for e in errors]
+
+
 def schema_errors(instance: Any, component: str) -> list[str]:
     """Human-readable violations of `instance` against a component schema; empty when it conforms."""
-    errors = sorted(component_validator(component).iter_errors(instance), key=lambda e: list(e.absolute_path))
-    return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors]
+    return [f"{'/'.join(map(str, e.path)) or '<root>'}: {e.message}" for e in schema_findings(instance, component)]
+
+
+@functools.lru_cache(maxsize=1)
+def _operations() -> dict[str, tuple[str, re.Pattern[str], tuple[str, ...]]]:
+    """operationId -> (method, pattern of its path's end, documented status keys)."""
+    found = {}
+    for template, item in load_spec()["paths"].items():
+        pattern = re.compile(re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(template)) + "$")
+        for method, operation in item.items():
+            if isinstance(operation, dict) and "operationId" in operation:
+                found[operation["operationId"]] = (method.upper(), pattern, tuple(map(str, operation["responses"])))
+    return found
+
+
+def operation_of(method: str, path: str) -> str | None:
+    """The operation a request is (by method and the end of its URL path), or None when none is."""
+    return next((op for op, (verb, pattern, _) in _operations().items()
+                 if verb == method.upper() and pattern.search(path)), None)
+
+
+def documented_statuses(operation_id: str) -> tuple[str, ...]:
+    """The response keys the contract documents for an operation ("200", "4XX"...)."""
+    return _operations()[operation_id][2]
+
+
+def documents_status(operation_id: str, status: int) -> bool:
+    """Whether the contract documents `status` for the operation: by its code, its range (4XX) or a default."""
+    keys = documented_statuses(operation_id)
+    return str(status) in keys or f"{status // 100}XX" in keys or "default" in keys

@@ -46,6 +46,7 @@ class CallModel:
     seen: list[Observation] = field(default_factory=list)  # in the order their answers completed
     creates: list[Record] = field(default_factory=list)  # 2xx creates that named this sid
     deletes: list[Record] = field(default_factory=list)  # 2xx deletes of this sid
+    delete_requests: list[Record] = field(default_factory=list)  # every delete of this sid, whatever it answered
     absent: list[Record] = field(default_factory=list)  # 404s to a get of this sid, lists that lack it
 
     def first_ended(self) -> Observation | None:
@@ -60,6 +61,7 @@ class CallModel:
 class Model:
     calls: dict[str, CallModel] = field(default_factory=dict)
     records: int = 0
+    lists: list[tuple[Record, set[str]]] = field(default_factory=list)  # each 2xx list, with the sids it names
 
     def call(self, sid: str) -> CallModel:
         if sid not in self.calls:
@@ -70,7 +72,7 @@ class Model:
 def build(records: list[Record]) -> Model:
     """The model of the target's calls seen in `records` (a snapshot of the history)."""
     model = Model(records=len(records))
-    lists: list[tuple[Record, set[str]]] = []
+    lists = model.lists
     for record in records:
         body = record.body
         if record.operation == "createCall" and record.ok and isinstance(body, dict):
@@ -89,8 +91,10 @@ def build(records: list[Record]) -> Model:
                     listed.add(item["call_sid"])
                     model.call(item["call_sid"]).seen.append(Observation(record, "list", _comparable(item, record)))
             lists.append((record, listed))
-        elif record.operation == "deleteCall" and record.ok and record.call_sid:
-            model.call(record.call_sid).deletes.append(record)
+        elif record.operation == "deleteCall" and record.call_sid:
+            model.call(record.call_sid).delete_requests.append(record)
+            if record.ok:
+                model.call(record.call_sid).deletes.append(record)
     # A list of an account that does not show a call deleted from that account shows it gone.
     for call in model.calls.values():
         for delete in call.deletes:

@@ -25,6 +25,7 @@ class Seen:
     received: float
     via: str  # "get" or "list"
     exchange: Exchange | None
+    call: dict[str, Any] | None = None  # the call object as it was answered
 
 
 class StatusLog:
@@ -35,10 +36,10 @@ class StatusLog:
         self._seen: dict[str, list[Seen]] = {}
 
     def record(self, sid: Any, status: Any, sent: float, received: float, via: str,
-               exchange: Exchange | None) -> None:
+               exchange: Exchange | None, call: dict[str, Any] | None = None) -> None:
         if isinstance(sid, str) and isinstance(status, str):
             with self._lock:
-                self._seen.setdefault(sid, []).append(Seen(sid, status, sent, received, via, exchange))
+                self._seen.setdefault(sid, []).append(Seen(sid, status, sent, received, via, exchange, call))
 
     def record_response(self, response: Any, sent: float, received: float, asked: str | None = None) -> None:
         """Record the statuses a 2xx get (one call) or list (several) answer shows."""
@@ -50,11 +51,17 @@ class StatusLog:
         another call than the one `asked` for says nothing reliable about either (CALLS-GET-MATCHES-SID)."""
         if isinstance(body, dict):
             if asked is None or body.get("call_sid") == asked:
-                self.record(body.get("call_sid"), body.get("call_status"), sent, received, "get", exchange)
+                self.record(body.get("call_sid"), body.get("call_status"), sent, received, "get", exchange, body)
         elif isinstance(body, list):
             for call in body:
                 if isinstance(call, dict):
-                    self.record(call.get("call_sid"), call.get("call_status"), sent, received, "list", exchange)
+                    self.record(call.get("call_sid"), call.get("call_status"), sent, received, "list", exchange,
+                                call)
+
+    def sids(self) -> list[str]:
+        """Every call any request of the run has seen, created by the run or not."""
+        with self._lock:
+            return list(self._seen)
 
     def of(self, sid: str) -> list[Seen]:
         with self._lock:

@@ -27,10 +27,12 @@ class Timeline:
         with self._lock:
             self.events.append((time.monotonic() - self.started, who, what))
 
-    def lines(self) -> list[str]:
+    def in_order(self) -> list[tuple[float, str, str]]:
         with self._lock:
-            events = sorted(self.events)
-        return [f"{at:7.2f} s  {who:<17} {what}" for at, who, what in events]
+            return sorted(self.events)
+
+    def lines(self) -> list[str]:
+        return [f"{at:7.2f} s  {who:<17} {what}" for at, who, what in self.in_order()]
 
     def stop(self) -> None:
         for watch in self.watches.values():

@@ -53,7 +53,9 @@ def load(path: str | Path) -> tuple[Path, dict[str, Any]]:
 
 
 def _reasons(row: dict[str, Any]) -> list[tuple[str, str]]:
-    return sorted({(f.get("code", ""), f.get("test", "").split("[", 1)[0]) for f in row.get("failures", [])})
+    # Every test that saw a failure (`seen_by`; one failure may stand for the same defect seen by many tests).
+    return sorted({(f.get("code", ""), test.split("[", 1)[0]) for f in row.get("failures", [])
+                   for test in f.get("seen_by") or [f.get("test", "")]})
 
 
 def _transition(before: dict[str, Any], after: dict[str, Any]) -> str | None:

@@ -8,6 +8,10 @@ A defect must cost the requirement it breaks, not the others a test judges: `rec
 runner fails the recorded requirements at the end of the test and judges the others on what remains.
 `not_judged(requirement, reason)` says a declared requirement could not be judged, and why.
 
+What a judgement rests on: a test that sends several requests to judge one requirement counts them as
+probes (`probe_sent`, `probe_unsent`, or `counts_probes` when it may send none); a test that counts none is
+one probe. `rests_on` names a call a judgement read, created by the run or merely seen.
+
 Failure codes:
   CF101 unexpected status          CF102 server error (5xx)           CF103 wrong content type
   CF104 body is not the JSON shape CF105 value outside its enum        CF106 body where none belongs
@@ -16,24 +20,28 @@ Failure codes:
   CF113 call did not end in time    CF114 observations of a call disagree
   CF115 an ended call changed       CF116 a create named a known sid   CF117 a deleted call came back
   CF118 answered for another sid    CF119 near-miss credential served  CF120 scheme case refused
-  CF121 401 without a Bearer challenge CF122 405 without Allow          CF123 answer breaks HTTP framing
+  CF121 status the contract does not document for the operation
+  CF122 duration longer than the call existed
+  CF123 401 without a Bearer challenge CF124 405 without Allow          CF125 answer breaks HTTP framing
 Schemathesis' own checks keep their codes (ST101...).
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from conformance.contract import openapi
 from conformance.contract.calls import TARGET_ADDRESS
 from conformance.deployment.api import BodyUnusable, Response
 from conformance.deployment.exchange import Exchange
-from conformance.deployment.redaction import REDACT
+from conformance.deployment.redaction import REDACT, cut_words
 
 REFUSAL_STATUSES = frozenset({401, 403, 404})
 #: A Bearer challenge in a WWW-Authenticate value: the scheme first in the value or after a comma, not a parameter.
@@ -52,10 +60,13 @@ class RequirementViolation(AssertionError):
     """A requirement of the catalogue was seen broken."""
 
     def __init__(self, requirement: str, code: str, message: str, exchange: Exchange | None = None,
-                 evidence: list[tuple[str, Exchange]] | None = None) -> None:
+                 evidence: list[tuple[str, Exchange]] | None = None, key: str | None = None) -> None:
         self.requirement = requirement
         self.code = code
         self.message = REDACT(message)  # it may quote what the target sent, which may echo a secret
+        # What makes two violations the same defect, seen in other answers: the message without what varies
+        # from answer to answer (the test's words, a position in a list, a sid). The ledger files it once.
+        self.key = REDACT(key) if key else self.message
         self.exchange = exchange
         # Exchanges that contradict each other, each with its label ("exchange #12"): `exchange` is the first.
         self.evidence = list(evidence or [])
@@ -76,11 +87,44 @@ def violation(requirement: str, code: str, message: str, response: Response | No
 
 
 @dataclass
+class Probes:
+    """The requests one test meant to send to judge one requirement: how many it sent and judged, and why
+    the others were not sent (reason -> count)."""
+
+    sent: int = 0
+    judged: int = 0
+    unsent: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def planned(self) -> int:
+        return self.sent + sum(self.unsent.values())
+
+    def add(self, other: "Probes") -> None:
+        self.sent += other.sent
+        self.judged += other.judged
+        for reason, count in other.unsent.items():
+            self.unsent[reason] = self.unsent.get(reason, 0) + count
+
+
+@dataclass
 class Judgement:
-    """What one test recorded without stopping: violations, and requirements it could not judge (with why)."""
+    """What one test recorded without stopping: violations, requirements it could not judge (with why),
+    the probes it counted and the calls its judgements rest on (requirement -> sid -> created by the run)."""
 
     violations: list[RequirementViolation] = field(default_factory=list)
     not_judged: dict[str, str] = field(default_factory=dict)
+    probes: dict[str, Probes] = field(default_factory=dict)
+    calls: dict[str, dict[str, bool]] = field(default_factory=dict)
+
+    def merged(self, later: "Judgement") -> "Judgement":
+        """This phase's record followed by a later phase's (setup, then call)."""
+        merged = Judgement(self.violations + later.violations, {**self.not_judged, **later.not_judged})
+        for source in (self, later):
+            for rid, counted in source.probes.items():
+                merged.probes.setdefault(rid, Probes()).add(counted)
+            for rid, sids in source.calls.items():
+                merged.calls.setdefault(rid, {}).update(sids)
+        return merged
 
 
 _JUDGEMENT: ContextVar[Judgement | None] = ContextVar("judgement", default=None)
@@ -139,6 +183,50 @@ def not_judged(requirement: str, reason: str) -> None:
         current.not_judged.setdefault(requirement, reason)
 
 
+def _answer_key(response: Response, kind: str) -> str | None:
+    """A status that is the same defect whichever probe met it: by operation (or method), status and kind."""
+    exchange = response.exchange
+    if exchange is None:
+        return None
+    operation = openapi.operation_of(exchange.method, urlsplit(exchange.url).path) or exchange.method
+    return f"{operation} {response.status} {kind}"
+
+
+def _probes(requirement: str) -> Probes | None:
+    current = _JUDGEMENT.get()
+    return None if current is None else current.probes.setdefault(requirement, Probes())
+
+
+def counts_probes(*requirements: str) -> None:
+    """This test counts its probes of `requirements` itself, and may send none (then it judged nothing)."""
+    for requirement in requirements:
+        _probes(requirement)
+
+
+def probe_sent(requirement: str, count: int = 1, judged: bool = True) -> None:
+    """`count` requests sent to judge `requirement` (and their answers judged, unless `judged` is False)."""
+    counted = _probes(requirement)
+    if counted is not None:
+        counted.sent += count
+        counted.judged += count if judged else 0
+
+
+def probe_unsent(requirement: str, reason: str, count: int = 1) -> None:
+    """`count` requests meant to judge `requirement` were not sent, for `reason`."""
+    counted = _probes(requirement)
+    if counted is not None:
+        counted.unsent[reason] = counted.unsent.get(reason, 0) + count
+
+
+def rests_on(requirement: str, sid: str, created: bool) -> None:
+    """The judgement of `requirement` read call `sid`, which the run created or merely saw."""
+    current = _JUDGEMENT.get()
+    if current is not None:
+        sid = REDACT.cut(sid, 64)  # what the target named it: it may echo a secret
+        sids = current.calls.setdefault(requirement, {})
+        sids[sid] = sids.get(sid, False) or created
+
+
 def _describe_allowed(allowed: Collection[int]) -> str:
     return " or ".join(str(s) for s in sorted(allowed))
 
@@ -149,7 +237,33 @@ def expect_no_server_error(response: Response, what: str = "", *, malformed: boo
     if response.status >= 500:
         kind = "on malformed input (expected a 4xx refusal)" if malformed else "on a valid request"
         prefix = f"{what}: " if what else ""
-        raise violation("CALLS-NO-SERVER-ERROR", "CF102", f"{prefix}server error {response.status} {kind}", response)
+        raise RequirementViolation("CALLS-NO-SERVER-ERROR", "CF102", f"{prefix}server error {response.status} {kind}",
+                                   response.exchange, key=_answer_key(response, kind))
+
+
+def contract_status_violation(operation_id: str, status: int | None,
+                              exchange: Exchange | None) -> RequirementViolation | None:
+    """CALLS-CONTRACT-STATUS: an answer whose status the contract does not document for its operation. The one
+    check of every answer's status, generated requests and the suite's own probes alike; the same status of
+    the same operation is one defect, however many answers show it."""
+    if status is None or openapi.documents_status(operation_id, status):
+        return None
+    documented = ", ".join(openapi.documented_statuses(operation_id))
+    return RequirementViolation("CALLS-CONTRACT-STATUS", "CF121", f"{operation_id} answered {status}, a status "
+                                f"the contract does not document for it (it documents {documented})", exchange,
+                                key=f"{operation_id} {status}")
+
+
+def judge_contract_status(response: Response) -> None:
+    """Record (see `record`) an undocumented status of an answer to one of the API's operations, whatever the
+    test made of it. Outside a test (preflight, cleanup, background watches) nothing is judged."""
+    exchange = response.exchange
+    if _JUDGEMENT.get() is None or exchange is None:
+        return
+    operation = openapi.operation_of(exchange.method, urlsplit(exchange.url).path)
+    found = contract_status_violation(operation, response.status, exchange) if operation else None
+    if found is not None:
+        record(found)
 
 
 def expect_status(response: Response, allowed: int | Collection[int], requirement: str, what: str) -> None:
@@ -166,7 +280,7 @@ def expect_client_error(response: Response, requirement: str, what: str) -> None
     if 400 <= response.status < 500:
         return
     expect_no_server_error(response, what, malformed=True)
-    raise violation(requirement, "CF101", f"{what}: answered {response.status}, expected a 4xx refusal", response)
+    raise violation(requirement, "CF101", f"{what}: {answer_words(response.status)}, expected a 4xx refusal", response)
 
 
 def expect_rejected(response: Response, requirement: str, what: str) -> None:
@@ -178,10 +292,12 @@ def expect_rejected(response: Response, requirement: str, what: str) -> None:
         return
     if response.status >= 500:
         message = f"{what}: server error {response.status} on malformed input, expected a 4xx refusal"
-        raise BaseExceptionGroup(message, [violation(requirement, "CF102", message, response),
-                                           violation("CALLS-NO-SERVER-ERROR", "CF102", message, response)])
+        key = _answer_key(response, "on malformed input (expected a 4xx refusal)")
+        raise BaseExceptionGroup(message, [
+            RequirementViolation(requirement, "CF102", message, response.exchange, key=key),
+            RequirementViolation("CALLS-NO-SERVER-ERROR", "CF102", message, response.exchange, key=key)])
     code = "CF108" if 200 <= response.status < 300 else "CF101"
-    raise violation(requirement, code, f"{what}: answered {response.status}, expected a 4xx refusal", response)
+    raise violation(requirement, code, f"{what}: {answer_words(response.status)}, expected a 4xx refusal", response)
 
 
 def expect_json(response: Response, requirement: str, what: str) -> Any:
@@ -197,8 +313,8 @@ def expect_json(response: Response, requirement: str, what: str) -> Any:
         raise violation(requirement, "CF104", f"{what}: body is not valid JSON ({error})", response) from None
 
 
-def _schema_requirement(path: str, message: str) -> str:
-    field = path.split("/")[-1]
+def _schema_requirement(path: tuple[str | int, ...], message: str) -> str:
+    field = str(path[-1]) if path else ""
     if field == "call_status" and "is not one of" in message:
         return "CALLS-CALL-STATUS-ENUM"
     if field == "direction" and "is not one of" in message:
@@ -208,19 +324,71 @@ def _schema_requirement(path: str, message: str) -> str:
 
 ENUM_FIELDS = {"CALLS-CALL-STATUS-ENUM": "call_status", "CALLS-CALL-DIRECTION-ENUM": "direction"}
 
+#: Failure messages stay a few hundred characters: they quote what matters (the item, the keyword and its
+#: place), never a whole body or schema; the exchange itself is in `observed` and exchanges.har.
+MESSAGE_LIMIT = 400
+QUOTE_LIMIT = 120
 
-def call_object_violations(call: Any, response: Response, what: str) -> list[RequirementViolation]:
+
+def quote(value: Any, limit: int = QUOTE_LIMIT) -> str:
+    """A JSON value as compact JSON, redacted, then cut to `limit` characters (a secret the target echoes is
+    redacted whole before any cut)."""
+    try:
+        text = REDACT(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+    except (TypeError, ValueError):
+        text = REDACT(repr(value))
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def json_path(parts: Iterable[Any]) -> str:
+    """A place in a JSON value, as a JSONPath: $[0].sip_status."""
+    path = "$"
+    for part in parts:
+        name = str(part)
+        path += f"[{part}]" if isinstance(part, int) else f".{name}" if name.isidentifier() else f"[{name!r}]"
+    return path
+
+
+def schema_error_text(message: str, path: Iterable[Any], keyword: str) -> str:
+    """One JSON Schema error: its message (bounded), where, and the keyword that failed."""
+    return f"{cut_words(REDACT(' '.join(message.split())), 160)} at {json_path(path)} ({keyword})"
+
+
+def schema_error_key(path: Iterable[Any], keyword: str, message: str) -> str:
+    """The same error in another answer: its place without list positions and its keyword (and which property
+    is missing: a type or enum message quotes the value, which varies)."""
+    place = json_path(p for p in path if not isinstance(p, int))
+    return f"{place} {keyword}" + (f" {message}" if keyword == "required" else "")
+
+
+def answer_words(status: int) -> str:
+    """What an answer did with a request, in the words of what happened: a 5xx neither accepted nor refused it."""
+    if 200 <= status < 300:
+        return f"accepted (answered {status})"
+    if 400 <= status < 500:
+        return f"refused (answered {status})"
+    if status >= 500:
+        return f"answered {status} (a server error, not a refusal)"
+    return f"answered {status}"
+
+
+def call_object_violations(call: Any, response: Response, what: str,
+                           at: tuple[int, ...] = ()) -> list[RequirementViolation]:
     """What is wrong with a call object against the contract's `Call` schema: one violation per requirement
-    (the schema, each enum), each with its first error and how many more."""
-    by_requirement: dict[str, list[str]] = {}
-    for error in openapi.schema_errors(call, "Call"):
-        path, _, message = error.partition(": ")
-        by_requirement.setdefault(_schema_requirement(path, message), []).append(error)
+    (the schema, each enum), each with its first error (keyword and place in the body, `at` being the object's)
+    and how many more. Its key leaves out `what` and the object's place: the same defect in any answer."""
+    by_requirement: dict[str, list[openapi.SchemaError]] = {}
+    for error in openapi.schema_findings(call, "Call"):
+        by_requirement.setdefault(_schema_requirement(error.path, error.message), []).append(error)
     found = []
     for requirement, errors in by_requirement.items():
+        first = errors[0]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         code = "CF104" if requirement == "CALLS-CALL-SCHEMA" else "CF105"
-        found.append(violation(requirement, code, f"{what}: {errors[0]}{more}", response))
+        text = schema_error_text(first.message, at + first.path, first.keyword)
+        key = f"{requirement} {code} " + "; ".join(schema_error_key(e.path, e.keyword, e.message) for e in errors)
+        found.append(RequirementViolation(requirement, code, cut_words(f"{what}: {text}{more}", MESSAGE_LIMIT),
+                                          response.exchange, key=key))
     return found
 
 
@@ -270,7 +438,9 @@ def expect_call_list(response: Response, what: str) -> ListedCalls:
                 twice.append(sid)
                 continue
             seen.add(sid)
-        found = call_object_violations(call, response, f"{what}, item {index} of {len(body)}")
+        # 1-based, as a reader counts; the item quoted, since the body excerpt may stop before it.
+        found = call_object_violations(call, response, f"{what}, item {index + 1} of {len(body)} {quote(call)}",
+                                       at=(index,))
         for v in found:
             record(v)
         if not found:
@@ -300,14 +470,14 @@ def expect_challenge(response: Response, what: str) -> None:
         return
     value = response.headers.get("www-authenticate", "")
     if not value.strip():
-        raise violation("CALLS-AUTH-CHALLENGE", "CF121", f"{what}: a 401 answer without WWW-Authenticate", response)
+        raise violation("CALLS-AUTH-CHALLENGE", "CF123", f"{what}: a 401 answer without WWW-Authenticate", response)
     found = _BEARER_CHALLENGE.search(value)
     if not found:
-        raise violation("CALLS-AUTH-CHALLENGE", "CF121",
+        raise violation("CALLS-AUTH-CHALLENGE", "CF123",
                         f"{what}: the 401 answer's WWW-Authenticate ({value}) has no Bearer challenge", response)
     problem = _bearer_attribute_problem(value[found.end():])
     if problem:
-        raise violation("CALLS-AUTH-CHALLENGE", "CF121", f"{what}: the 401 answer's Bearer challenge ({value}) "
+        raise violation("CALLS-AUTH-CHALLENGE", "CF123", f"{what}: the 401 answer's Bearer challenge ({value}) "
                         f"{problem} (RFC 6750 section 3)", response)
 
 
@@ -331,7 +501,7 @@ def _bearer_attribute_problem(params: str) -> str | None:
 def expect_allow(response: Response, what: str) -> None:
     """A 405 carries Allow, the methods the path offers (RFC 9110 sections 10.2.1 and 15.5.6)."""
     if response.status == 405 and "allow" not in response.headers:
-        raise violation("CALLS-METHOD-ALLOW", "CF122", f"{what}: a 405 answer without an Allow header", response)
+        raise violation("CALLS-METHOD-ALLOW", "CF124", f"{what}: a 405 answer without an Allow header", response)
 
 
 def expect_framed(exchanges: list[tuple[str, Exchange]]) -> None:
@@ -341,7 +511,7 @@ def expect_framed(exchanges: list[tuple[str, Exchange]]) -> None:
     if bad:
         label, first = bad[0]
         more = f" (and {len(bad) - 1} more answers)" if len(bad) > 1 else ""
-        raise RequirementViolation("CALLS-HTTP-FRAMING", "CF123", f"{label}, the answer {first.status} to "
+        raise RequirementViolation("CALLS-HTTP-FRAMING", "CF125", f"{label}, the answer {first.status} to "
                                    f"{first.method} {first.url}: {first.framing}{more}", first)
 
 
@@ -352,7 +522,7 @@ def expect_refused(response: Response, requirement: str, what: str,
         return
     expect_no_server_error(response, what, malformed=True)
     code = "CF108" if 200 <= response.status < 300 else "CF101"
-    raise violation(requirement, code, f"{what}: answered {response.status}, expected refusal with "
+    raise violation(requirement, code, f"{what}: {answer_words(response.status)}, expected refusal with "
                     f"{_describe_allowed(allowed)}", response)
 
 

@@ -10,11 +10,11 @@ exchange, so "B was handled after A" is claimed only when B was sent after A's a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 from conformance.contract.calls import ACTIVE_STATUSES
 from conformance.evidence.call_model import CallModel, Model, Observation, build
-from conformance.evidence.history import Record
+from conformance.evidence.history import MAX_LIST_ITEMS, Record
 from conformance.judgement.checks import RequirementViolation
 
 #: Fields of a call that cannot change while the run watches it (D-41). Optional ones (application_sid,
@@ -24,6 +24,9 @@ IMMUTABLE_FIELDS = ("account_sid", "direction", "from", "to", "call_id", "applic
 #: What an ended call shows that stays as it is (D-42).
 FINAL_FIELDS = ("call_status", "sip_status", "duration")
 MAX_PER_INVARIANT = 20  # contradictions kept per invariant: enough to report, bounded on a broken target
+#: Seconds a duration may exceed the life the run saw: one for rounding to whole seconds, one for the
+#: server's clock (D-51).
+DURATION_SLACK = 2.0
 
 
 @dataclass(frozen=True)
@@ -175,15 +178,80 @@ def _back_after_gone(call: CallModel, delete: Record) -> tuple[Record, Observati
     return None
 
 
+def duration_within_life(model: Model) -> list[Contradiction]:
+    """A call the run created lasts no longer than it existed: its duration, in the first answer that shows it
+    ended, is at most the time from its create being sent to that answer being received (D-51)."""
+    found = []
+    for call in model.calls.values():
+        ended = call.first_ended()
+        if ended is None or not call.creates or _named_again(call) is not None:
+            continue
+        duration = ended.fields.get("duration")
+        if not isinstance(duration, int) or isinstance(duration, bool):
+            continue  # absent or mistyped: CALLS-CALL-DURATION-ENDED's and CALLS-CALL-SCHEMA's to judge
+        create = call.creates[0]
+        lived = ended.record.received - create.sent
+        if duration > lived + DURATION_SLACK:
+            found.append(Contradiction(
+                "CALLS-CALL-DURATION-WITHIN-LIFE", "CF122",
+                f"call {call.sid} shows duration {duration} s in {ended.record.label()} ({_how(ended.record)}), "
+                f"the first answer showing it ended, received {lived:.1f} s after its create ({create.label()}) "
+                f"was sent", (create, ended.record)))
+    return found[:MAX_PER_INVARIANT]
+
+
 #: requirement -> the invariant that judges it
 INVARIANTS: dict[str, Callable[[Model], list[Contradiction]]] = {
     "CALLS-SAME-EVERYWHERE": same_everywhere,
     "CALLS-ENDED-STAYS-FINAL": final_stays_final,
     "CALLS-CREATE-NEW-SID": creates_name_new_calls,
     "CALLS-DELETED-STAYS-GONE": deleted_stays_gone,
+    "CALLS-CALL-DURATION-WITHIN-LIFE": duration_within_life,
 }
 
 
+def certainly_listed(model: Model, window: float,
+                     settle: float) -> Iterator[tuple[CallModel, Record, Record, Observation]]:
+    """(call, its create, a list, a later answer showing the call) for each 2xx list of an account, asked with
+    the account's own token and no query, and each call the run created there that was certainly visible when
+    the list was answered (D-52): readable (its create answered a settle time before the list was sent, or
+    got before it), never the target of a delete, its create sent at most a window before the list was
+    received (the call ended after its create, so it was ongoing or ended less than a window before), and
+    shown again after the list (not removed meanwhile: that would be another requirement's)."""
+    lists = [r for r, _ in model.lists if r.token_account == r.account_sid and "?" not in r.exchange.url
+             and len(r.body) < MAX_LIST_ITEMS]
+    for call in model.calls.values():
+        create = next((c for c in call.creates if c.token_account == c.account_sid), None)
+        if create is None or _named_again(call) is not None:
+            continue
+        for listing in lists:
+            if listing.account_sid != create.account_sid or listing.received - create.sent > window \
+                    or any(d.sent <= listing.received for d in call.delete_requests):
+                continue
+            readable = create.received + settle <= listing.sent or any(
+                o.via == "get" and o.record.received <= listing.sent for o in call.seen)
+            again = next((o for o in call.seen if after(o.record, listing)
+                          and o.record.account_sid == listing.account_sid), None)
+            if readable and again is not None:
+                yield call, create, listing, again
+
+
+def lists_complete(model: Model, window: float, settle: float) -> list[Contradiction]:
+    """Every list names every call certainly visible when it was answered (`certainly_listed`)."""
+    found: list[Contradiction] = []
+    named = {id(r): listed for r, listed in model.lists}
+    blamed: set[str] = set()
+    for call, create, listing, again in certainly_listed(model, window, settle):
+        listed = named[id(listing)]
+        if call.sid in listed or call.sid in blamed:
+            continue
+        blamed.add(call.sid)  # one account per call
+        found.append(Contradiction(
+            "CALLS-LIST-COMPLETE", "CF110",
+            f"the list of {listing.label()} names {len(listed)} calls but not call {call.sid}, created by "
+            f"{create.label()} at most {listing.received - create.sent:.1f} s before and shown again by "
+            f"{again.record.label()} ({_how(again.record)}) after it", (create, listing, again.record)))
+    return found[:MAX_PER_INVARIANT]
 def deleted_ended(model: Model) -> list[CallModel]:
     """Calls the run deleted after it had seen them ended (the oracle re-reads a few of them)."""
     return [c for c in model.calls.values()

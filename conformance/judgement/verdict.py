@@ -6,6 +6,9 @@ Overall answer:
   CONFORMANT      every selected testable requirement passed (SHOULD failures are listed as warnings)
   TARGET FAILED   the target failed the run (preflight, circuit breaker, run budget) and no MUST failed;
                   `target_failure` says how. Never CONFORMANT, never exit 0.
+  INTERRUPTED     the run was interrupted (Ctrl-C, SIGTERM) before it could tell, and had found no MUST
+                  failure and no target failure (those stand); the requirements of the tests not reached
+                  are NOT RUN. Exit code 2. Set by the runner (runner/finish.py), after the waivers.
 
 A failed ADVISORY requirement (the suite's own advice) is listed among the advisories and never changes
 the answer, not even with --strict.
@@ -16,20 +19,23 @@ One word per outcome, the same from the pytest progress line to the Allure repor
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 from conformance import __version__
-from conformance.judgement.ledger import Ledger, requirement_status
+from conformance.deployment.redaction import cut_words
+from conformance.judgement.ledger import Evidence, Ledger, requirement_status
 
 CONFORMANT, NOT_CONFORMANT, INCOMPLETE = "CONFORMANT", "NOT CONFORMANT", "INCOMPLETE"
 TARGET_FAILED = "TARGET FAILED"
+INTERRUPTED = "INTERRUPTED"
 
 # Exit codes of a run (documented in the README). 2-5 are pytest's own.
 EXIT_CONFORMANT = 0
 EXIT_NOT_CONFORMANT = 1
-EXIT_INTERRUPTED = 2
+EXIT_INTERRUPTED = 2  # Ctrl-C or SIGTERM (verdict INTERRUPTED); also pytest's code for collection errors
 EXIT_INTERNAL_ERROR = 3
 EXIT_USAGE_ERROR = 4
 EXIT_NO_TESTS = 5
@@ -69,17 +75,20 @@ def decide(ledger: Ledger, strict: bool) -> tuple[str, list[dict[str, Any]]]:
                 should_failed = True
         if status == "not-run" and req.level in ("MUST", "SHOULD"):
             not_run = True
-        reasons = sorted({reason for _, reason in ev.not_run})
+        reasons = sorted({reason for _, reason in ev.not_run} | set(ev.probes.unsent))
         if status == "not-run" and not reasons:
             reasons = ["no selected test checks it"] if ev.collected else ["no test checks it"]
         if status == "not-selected":
             reasons = ["its tests were deselected (-m/-k)"]
         if status == "untestable":
             reasons = [req.untestable_reason or "not observable through the API"]
+        if status == "not-run" and ev.passed_by and not reasons:
+            reasons = ["its tests sent no request that probes it"]
         rows.append({
             "id": rid, "level": req.level, "area": req.area, "title": req.title, "status": status,
-            "tests": sorted(set(ev.passed_by) | {f.test for f in ev.failures}),
+            "tests": sorted(set(ev.passed_by) | {test for f in ev.failures for test in f.seen_by}),
             "failures": [f.as_dict() for f in ev.failures], "reasons": reasons,
+            "evidence": evidence_of(ev, status),
         })
     del should_failed  # SHOULD failures do not change the answer unless strict; they are listed as warnings
     if must_failed:
@@ -87,6 +96,38 @@ def decide(ledger: Ledger, strict: bool) -> tuple[str, list[dict[str, Any]]]:
     if not_run:
         return INCOMPLETE, rows
     return CONFORMANT, rows
+
+
+def short_reason(reason: str) -> str:
+    """A few words for why probes were not sent: the option they need, when the reason names one."""
+    match = re.search(r"\b(?:pass|no) (--[a-z-]+)", reason)
+    if match:
+        return f"need {match.group(1)}"
+    return cut_words(re.split(r"[:(]", reason, maxsplit=1)[0].strip(), 60)
+
+
+def evidence_of(ev: Evidence, status: str) -> dict[str, Any]:
+    """What a requirement's answer rests on: its probes (planned, sent, judged), why the others were not
+    sent, and the calls it read. `partial` when it passed on part of its probes; `summary` says so in a few
+    words ("on 2 of 12 probes: 10 need --allow-create"), empty when the evidence is complete."""
+    counted = ev.probes
+    grouped: dict[str, int] = {}
+    for reason, count in counted.unsent.items():
+        grouped[short_reason(reason)] = grouped.get(short_reason(reason), 0) + count
+    unsent = sorted(grouped.items(), key=lambda item: -item[1])  # the most common reason first
+    created = sorted(sid for sid, made in ev.calls.items() if made)
+    observed = sorted(sid for sid, made in ev.calls.items() if not made)
+    partial = status == "passed" and counted.judged < counted.planned
+    summary = ""
+    if partial:
+        why = [f"{count} {reason}" for reason, count in unsent]
+        if counted.sent > counted.judged:
+            why.append(f"{counted.sent - counted.judged} sent but not judged")
+        summary = f"on {counted.judged} of {counted.planned} probes: {', '.join(why)}"
+    return {"probes": {"planned": counted.planned, "sent": counted.sent, "judged": counted.judged},
+            "calls": {"created": len(created), "observed": len(observed), "sids": created + observed},
+            "partial": partial, "unsent": [{"count": n, "reason": r} for r, n in unsent],
+            "summary": summary}
 
 
 def exit_code_for(answer: str, accept_incomplete: bool, target_failure: dict[str, Any] | None = None) -> int:
@@ -132,6 +173,7 @@ def build_verdict(ledger: Ledger, *, strict: bool, accept_incomplete: bool, targ
         "advisories": advisories,
         "failed_requirements": [r["id"] for r in failed if failure_word(r["level"], strict) == FAIL],
         "coverage": coverage,
+        "partial": sum(1 for r in rows if r["evidence"]["partial"]),  # passed on part of their probes
         "stats": stats,
         "artifacts": dict(artifacts or {}),
         "requirements": rows,

@@ -191,14 +191,14 @@ def apply(verdict: dict[str, Any], waivers: Waivers, *, accept_incomplete: bool,
         if row["status"] != "failed":
             continue
         covering, lapsed = [], []
-        for failure in row["failures"]:
-            waiver = waivers.active(row["id"], failure["code"], failure["test"])
+        # A failure seen by several tests is one entry: each test that saw it must be covered.
+        for code, test in ((f["code"], test) for f in row["failures"] for test in f.get("seen_by") or [f["test"]]):
+            waiver = waivers.active(row["id"], code, test)
             covering.append(waiver)
             if waiver is not None:
                 used.add(waiver.position)
             else:
-                lapsed += [w for w in waivers.matching(row["id"], failure["code"], failure["test"])
-                           if w.expired(waivers.today)]
+                lapsed += [w for w in waivers.matching(row["id"], code, test) if w.expired(waivers.today)]
         for w in lapsed:
             used.add(w.position)
             row["waiver_expired"] = w.as_dict()

@@ -26,12 +26,15 @@ Switch one on with `ReferenceSettings(fault=...)` or `ReferenceSettings(variant=
 
 from __future__ import annotations
 
+import math
+import random
 import uuid
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import unquote
 
 from conformance.reference.behaviour import (
-    CREATE, DELETE, GET, HARD_BODY_LIMIT, LIST, Behaviour, Context, HttpError, Reply, Status, is_uuid,
+    CREATE, DELETE, GET, HARD_BODY_LIMIT, LIST, TARGET_FIELDS, Behaviour, Context, HttpError, Reply, Status, is_uuid,
     parse_authorization,
 )
 from conformance.reference.clock import Clock
@@ -143,6 +146,42 @@ class BadAccountSidLists(Behaviour):
         if ctx.account_sid is not None and not is_uuid(ctx.account_sid) and ctx.account is not None:
             ctx.account_sid = ctx.account.sid
         super().check_sids(ctx)
+
+
+class AccountSidTrimmed(Behaviour):
+    def check_sids(self, ctx: Context) -> None:
+        if ctx.account_sid is not None:
+            ctx.account_sid = ctx.account_sid.strip()
+        super().check_sids(ctx)
+
+
+class AccountSidDecodedTwice(Behaviour):
+    def check_sids(self, ctx: Context) -> None:
+        if ctx.account_sid is not None:
+            ctx.account_sid = unquote(ctx.account_sid)
+        super().check_sids(ctx)
+
+
+class AccountSidLastDigitIgnored(Behaviour):
+    def authorize(self, ctx: Context) -> None:
+        assert ctx.account is not None and ctx.account_sid is not None
+        if ctx.account_sid[:-1] == ctx.account.sid[:-1]:
+            ctx.account_sid = ctx.account.sid
+        super().authorize(ctx)
+
+
+class UpperCaseAccountListsAll(Behaviour):
+    @staticmethod
+    def _recased(ctx: Context) -> bool:
+        return ctx.account_sid is not None and ctx.account_sid != ctx.account_sid.lower()
+
+    def authorize(self, ctx: Context) -> None:
+        assert ctx.account is not None
+        if not (self._recased(ctx) and str(ctx.account_sid).lower() == ctx.account.sid):
+            super().authorize(ctx)
+
+    def list_calls(self, ctx: Context) -> list[CallRecord]:
+        return self.store.calls() if self._recased(ctx) else super().list_calls(ctx)
 
 
 class DeletedReappearsInList(Behaviour):
@@ -398,6 +437,41 @@ class JambonzLike(ExtraFields):
         return sorted(super().list_calls(ctx), key=lambda r: r.call_sid)
 
 
+class JambonzAsObserved(JambonzLike):
+    """A jambonz server as it was seen answering, deviations included (see the jambonz notes)."""
+
+    def finish(self, ctx: Context, reply: Reply) -> Reply:
+        reply = super().finish(ctx, reply)
+        if ctx.operation == LIST and reply.status == 200 and isinstance(reply.body, list):
+            # An expired call's key still indexed until the next purge: listed as an empty object.
+            return reply.but(body=reply.body[:1] + [{}] + reply.body[1:])
+        return reply
+
+    def invalid_create(self, ctx: Context, body: Any, errors: list[str]) -> Reply:
+        # The api-server checks only that `from` is given and `to` has a known type; what else the media
+        # server refuses comes back relayed as a bare 500.
+        to = body.get("to") if isinstance(body, dict) else None
+        if (isinstance(to, dict) and to.get("type") in TARGET_FIELDS and body.get("from") not in (None, "")
+                and all(e.startswith(("from", "to")) for e in errors)):
+            return Reply(500, "Internal Server Error", media_type="text/plain", raw=True)
+        return super().invalid_create(ctx, body, errors)
+
+
+class DurationFromAttempt(Behaviour):
+    def status_of(self, record: CallRecord, now: float) -> Status:
+        status = super().status_of(record, now)
+        if status.duration is None or record.plan.ended_at is None:
+            return status
+        return Status(status.call_status, status.sip_status, math.ceil(record.plan.ended_at - record.created_at))
+
+
+class SidsCaseInsensitive(Behaviour):
+    def check_sids(self, ctx: Context) -> None:
+        super().check_sids(ctx)
+        ctx.account_sid = ctx.account_sid.lower() if ctx.account_sid is not None else None
+        ctx.call_sid = ctx.call_sid.lower() if ctx.call_sid is not None else None
+
+
 class OpenEnds(Behaviour):
     REWRITE_AFTER = 0.3  # the next status change comes at least this long after the delete
 
@@ -537,10 +611,11 @@ FAULTS: dict[str, Fault] = _registry(
           FieldChange.of(field="account_sid", change=always(FOREIGN_ACCOUNT_SID), operations=(LIST,))),
     Fault("list-omits-active", "CALLS-LIST-INCLUDES-ACTIVE",
           "The list shows ended calls only: a call is missing from it until it has ended.",
-          ListChange.of(change=lambda calls, now: [r for r in calls if r.plan.ended(now)])),
+          ListChange.of(change=lambda calls, now: [r for r in calls if r.plan.ended(now)]),
+          also=("CALLS-LIST-COMPLETE",)),
     Fault("list-truncated-after-5", "CALLS-LIST-INCLUDES-ACTIVE",
           "When an account has more than 5 calls, the list shows only the 5 oldest, so new calls are missing.",
-          ListChange.of(change=lambda calls, now: calls[:5])),
+          ListChange.of(change=lambda calls, now: calls[:5]), also=("CALLS-LIST-COMPLETE",)),
     Fault("list-missing-to", "CALLS-CALL-SCHEMA", "Listed calls lack the required `to` field; get is right.",
           FieldChange.of(field="to", change=DROP, operations=(LIST,))),
     Fault("list-empty-item", "CALLS-CALL-SCHEMA",
@@ -548,11 +623,23 @@ FAULTS: dict[str, Fault] = _registry(
           "is right.",
           SuccessChange.of(operations=(LIST,),
                            change=lambda reply: reply.but(body=reply.body[:1] + [{}] + reply.body[1:]))),
+    Fault("jambonz-as-observed", "CALLS-CALL-SCHEMA",
+          "As jambonz-like, with the two deviations seen on a jambonz server: the list carries one `{}` item (an "
+          "expired call still indexed), and a create body that names a caller and a known target type but is "
+          "otherwise invalid (an empty number, a `from` object, number or over 256 characters) answers a bare "
+          "text/plain 500.",
+          JambonzAsObserved, also=("CALLS-NO-SERVER-ERROR", "CALLS-CONTRACT-STATUS", "CALLS-CREATE-REJECTS-INVALID",
+                                   "CALLS-CREATE-REJECTS-MISTYPED")),
+    Fault("list-drops-beyond-2", "CALLS-LIST-COMPLETE",
+          "When an account holds more than 2 calls, the list shows only the 2 most recently created (a page, newest "
+          "first, with no way to ask for the next); get answers every call.",
+          ListChange.of(change=lambda calls, now: calls[-2:]),
+          also=("CALLS-LIST-INCLUDES-ACTIVE", "CALLS-WINDOW-VISIBLE")),
     Fault("list-duplicates-a-call", "CALLS-LIST-DISTINCT", "The list names its first call twice.",
           SuccessChange.of(operations=(LIST,), change=_first_twice)),
     Fault("query-param-500", "CALLS-NO-SERVER-ERROR",
           "A list or get carrying a query parameter (the API defines none, e.g. `?page=1`) answers 500.",
-          QueryParam500),
+          QueryParam500, also=("CALLS-CONTRACT-STATUS",)),
     Fault("accept-list-406", "CALLS-COMMON-HEADERS",
           "A list or get whose Accept header lists several media types (`application/json, text/plain, */*`) "
           "answers 406, although application/json is among them.",
@@ -595,6 +682,9 @@ FAULTS: dict[str, Fault] = _registry(
           "Answers 404 announce a Content-Length 6 bytes shorter than their JSON body, and send it all: the rest "
           "waits on the connection, where a client reusing it reads it as the start of its next answer.",
           ContentLengthShort),
+    Fault("duration-inflated", "CALLS-CALL-DURATION-WITHIN-LIFE",
+          "An ended call reports 30 seconds more than it lasted (the same inflated duration in every answer).",
+          FieldChange.of(field="duration", change=lambda duration: duration + 30)),
     Fault("text-plain-json", "CALLS-CONTENT-TYPE-JSON",
           "Successful JSON answers (list, get, create) are labelled text/plain; the body is still JSON.",
           SuccessChange.of(operations=(LIST, GET, CREATE), change=lambda reply: reply.but(media_type="text/plain"))),
@@ -673,6 +763,21 @@ FAULTS: dict[str, Fault] = _registry(
     Fault("bad-sid-500", "CALLS-SID-FORMAT", "A malformed (non-UUID) account or call sid answers 500.",
           ErrorChange.of(reason="bad-sid", becomes=SERVER_ERROR),
           also=("CALLS-NO-SERVER-ERROR", "CALLS-CONTRACT-STATUS")),
+    Fault("account-sid-trimmed", "CALLS-SID-FORMAT",
+          "Spaces around the path's account sid are trimmed: ` SID` and `SID ` list and get the account's calls.",
+          AccountSidTrimmed),
+    Fault("account-sid-decoded-twice", "CALLS-SID-FORMAT",
+          "The path's account sid is percent-decoded a second time: `%2538...` (`%38...` once decoded) lists the "
+          "account whose sid starts with `8`.",
+          AccountSidDecodedTwice),
+    Fault("account-sid-last-digit-ignored", "CALLS-SID-EXACT",
+          "A path account sid that differs from the token's account sid only in its last digit is taken for it: "
+          "list and get answer the account's calls.",
+          AccountSidLastDigitIgnored),
+    Fault("account-sid-upper-case-lists-all", "CALLS-SID-EXACT",
+          "The token's own account sid written in upper case misses the account index: its list shows the calls "
+          "of every account.",
+          UpperCaseAccountListsAll),
     Fault("bad-account-sid-lists", "CALLS-SID-FORMAT",
           "A malformed account sid is read as the token's own account: list and get answer 200 with data.",
           BadAccountSidLists),
@@ -778,6 +883,15 @@ VARIANTS: dict[str, Variant] = _registry(
     Variant("refuse-404",
             "Another account's token is refused with 404 (as if the account did not exist) instead of 403.",
             ErrorChange.of(reason="forbidden", becomes=HttpError(404, "not found", reason="not-found"))),
+    Variant("duration-from-attempt",
+            "A call's duration counts from its create, not from its answer, rounded up to the next whole second.",
+            DurationFromAttempt),
+    Variant("list-shuffled", "The list shows every call of the account, in another order at each list.",
+            ListChange.of(change=lambda calls, now: random.sample(calls, len(calls)))),
+    Variant("sids-case-insensitive",
+            "Account and call sids are read case-insensitively (RFC 9562: a UUID in upper case is the same "
+            "UUID): an upper-case call sid gets the call, an upper-case account sid lists the account.",
+            SidsCaseInsensitive),
     Variant("no-tag", "Call objects do not echo the `tag` given at creation (the document does not promise it).",
             FieldChange.of(field="tag", change=DROP)),
     Variant("jambonz-like",

@@ -1,16 +1,20 @@
 """The Allure side of a run: labels per test, failure attachments and the run files of allure-results.
 
-- `label_items`: at collection, each test gets its Allure labels from the requirements it declares
-  (epic, feature = area, story = requirement title, severity = highest level, requirement, tag, link)
-  and a title that reads as a sentence, so tests need no Allure code of their own.
+- `label_item`: at collection, each test gets its Allure labels from the requirements it declares
+  (epic; feature and story: the area and title of its first requirement, so that it is counted once in
+  the report's tree; severity = highest level; requirement, tag and link for each) and a title that
+  reads as a sentence, so tests need no Allure code of their own.
 - `attach_failure`: a failing test gets the curl reproduction and the exchange of each violation.
-- `write_run_files`: environment.properties, categories.json and (in CI) executor.json in
-  `<reports>/allure-results/`; `relabel_waived` words a waived test as the terminal does.
+- `show_outcome`: each test's result says what the terminal says: FAIL is failed with a message that
+  starts with the requirement; WARN, ADVICE and WAIVED are passed, with the word in the title, a tag and
+  the description; skipped is NOT RUN only. Its duration runs from setup to teardown, as JUnit counts it.
+- `write_run_files`: environment.properties (a few lines, the verdict first), categories.json and (in CI)
+  executor.json in `<reports>/allure-results/`.
 
 allure_html.py renders the HTML report from those results. Requirement links point to
-`../requirements.html#<id>` (requirements_page.py), beside the report. The awesome report of Allure 3
-makes only http(s) links clickable: `--allure-link-pattern requirement:https://docs.example.net/requirements#{}`
-points them at a published requirement list instead.
+`../report.html#<id>` (report_page.py), beside the report: Allure 3 renders only http(s) links as links,
+so allure_html.py makes those clickable in the generated page. `--allure-link-pattern
+requirement:https://docs.example.net/requirements#{}` points them at a published requirement list instead.
 """
 
 from __future__ import annotations
@@ -23,24 +27,25 @@ from typing import Any, Callable, Iterable
 import allure
 import allure_commons
 import pytest
+from allure_commons.model2 import Label, Status, StatusDetails
+from allure_commons.types import LabelType
 
 from conformance.contract.catalogue import AREAS, Requirement
 from conformance.judgement.waivers import WAIVED_PREFIX
 from conformance.reports import REPORT_NAME, RESULTS_DIR
-from conformance.reports.requirements_page import PAGE as REQUIREMENTS_PAGE
+from conformance.reports.report_page import PAGE as REPORT_PAGE
 from conformance.deployment.redaction import REDACT
 
 LINK_TYPE = "requirement"
 SEVERITIES = {"MUST": "critical", "SHOULD": "normal", "MAY": "minor", "ADVISORY": "trivial"}
 
 # --- categories ----------------------------------------------------------------------------------
-# Every failure message starts with `CALLS-...-ID [CODE]`, after the exception's type as Allure writes
-# it ("conformance.judgement.checks.RequirementViolation: CALLS-DELETE-204 [CF101] ..."). Several violations at
-# once (an exception group) show in the traceback instead, so each kind is matched in either. A SHOULD
-# failure (not strict) is reported as skipped with "XFAIL WARN SHOULD not met: ...", a failed piece of the
-# suite's advice (ADVISORY) as skipped with "XFAIL ADVICE: ...": the words of the terminal summary and
-# verdict.json (verdict.OUTCOME_WORDS). The kinds are disjoint: Allure 3
-# takes the first category that matches, Allure 2 every one, and a single violation gets one either way.
+# A failure's message starts with `CALLS-...-ID [CODE]` (show_outcome); a traceback (several violations
+# raised at once, as an exception group) names each after "RequirementViolation: ", so each kind is
+# matched in either. A test that only warns (SHOULD, not strict), only advises (ADVISORY) or is waived
+# passed, with a message that starts with its word (verdict.OUTCOME_WORDS): "WARN SHOULD not met: ...",
+# "ADVICE: ...", "WAIVED: ...". The kinds are disjoint: Allure 3 takes the first category that matches,
+# Allure 2 every one, and a single violation gets one either way.
 _START = r"^(?:[\w.]+: )?"
 _IN_TRACE = r"[\s\S]*RequirementViolation: "
 _REST = r"[\s\S]*"
@@ -50,6 +55,7 @@ _OTHER_CODE = rf"(?!{_SERVER_CODE}\]){_ANY_CODE}"
 _AUTH_IDS = r"(?:AUTH|ISOLATION)-[A-Z0-9-]+"
 _TIMING_IDS = r"(?:WINDOW-[A-Z0-9-]+|LIFECYCLE-[A-Z0-9-]+|CREATE-VISIBLE|LIST-INCLUDES-ACTIVE)"
 FAILED = ["failed", "broken"]
+WARN_PREFIX, ADVICE_PREFIX = "WARN SHOULD not met: ", "ADVICE: "  # outcome.py words a test's note so
 
 
 def _violations(name: str, violation: str) -> list[dict[str, Any]]:
@@ -65,10 +71,10 @@ CATEGORIES: list[dict[str, Any]] = [
                  rf"CALLS-(?!{_AUTH_IDS} \[|{_TIMING_IDS} \[|NO-SERVER-ERROR \[)[A-Z0-9-]+ \[{_OTHER_CODE}\]"),
     {"name": "Target unreachable or rate-limiting", "matchedStatuses": FAILED + ["skipped"],
      "messageRegex": rf"^(?:(?:[\w.]+\.)?(?:TargetUnavailable|RateLimited|TargetFailed)|(?:Skipped: )?TARGET FAILED): {_REST}"},
-    {"name": "WARN: SHOULD not met", "matchedStatuses": ["skipped"], "messageRegex": rf"^XFAIL WARN SHOULD not met: {_REST}"},
-    {"name": "ADVICE: the suite's advice not followed", "matchedStatuses": ["skipped"],
-     "messageRegex": rf"^XFAIL ADVICE: {_REST}"},
-    {"name": "Waived deviation", "matchedStatuses": ["skipped"], "messageRegex": rf"^WAIVED: {_REST}"},
+    {"name": "WARN: SHOULD not met", "matchedStatuses": ["passed"], "messageRegex": rf"^{WARN_PREFIX}{_REST}"},
+    {"name": "ADVICE: the suite's advice not followed", "matchedStatuses": ["passed"],
+     "messageRegex": rf"^{ADVICE_PREFIX}{_REST}"},
+    {"name": "Waived deviation", "matchedStatuses": ["passed"], "messageRegex": rf"^{WAIVED_PREFIX}{_REST}"},
 ]
 
 
@@ -77,7 +83,7 @@ CATEGORIES: list[dict[str, Any]] = [
 
 def _requirement_link(item: pytest.Item, rid: str) -> Any:
     patterns = dict(item.config.getoption("allure_link_pattern", None) or [])
-    url = rid if LINK_TYPE in patterns else f"../{REQUIREMENTS_PAGE}#{rid}"
+    url = rid if LINK_TYPE in patterns else f"../{REPORT_PAGE}#{rid}"
     return allure.link(url, link_type=LINK_TYPE, name=rid)
 
 
@@ -89,8 +95,7 @@ def _title(item: pytest.Item, requirements: list[Any]) -> str:
     elif len(requirements) == 1:
         text = requirements[0].title
     else:
-        words = str(getattr(item, "originalname", item.name)).split("[")[0].removeprefix("test_").replace("_", " ")
-        text = words[:1].upper() + words[1:]
+        text = _words(str(getattr(item, "originalname", item.name)).split("[")[0])
     text = text.replace("{", "{{").replace("}", "}}")  # allure-pytest formats titles with str.format
     operation = getattr(item, "operation_label", None)  # Schemathesis: one function per operation
     if operation:
@@ -100,16 +105,27 @@ def _title(item: pytest.Item, requirements: list[Any]) -> str:
     return text
 
 
+def _words(name: str) -> str:
+    """A module or function name as words with a capital: test_bad_input -> Bad input."""
+    words = name.removeprefix("test_").replace("_", " ")
+    return words[:1].upper() + words[1:]
+
+
 def label_item(item: pytest.Item, requirements: list[Requirement]) -> None:
-    """Give a test its Allure labels, links, title and description from the requirements it declares."""
+    """Give a test its Allure labels, links, title and description from the requirements it declares.
+    It is grouped (feature, story) under its first requirement only: a test counted under several groups
+    would make the tree's counts add up to more than the tests run."""
     if not requirements:
         return
     ids = [r.id for r in requirements]
     level = next((lv for lv in SEVERITIES if any(r.level == lv for r in requirements)), "SHOULD")
+    first = requirements[0]
     marks = [
         allure.epic(REPORT_NAME),
-        allure.feature(*dict.fromkeys(AREAS.get(r.area, r.area) for r in requirements)),
-        allure.story(*dict.fromkeys(r.title for r in requirements)),
+        allure.parent_suite(REPORT_NAME),
+        allure.suite(_words(Path(str(item.path)).stem)),
+        allure.feature(AREAS.get(first.area, first.area)),
+        allure.story(first.title),
         allure.severity(SEVERITIES[level]),
         allure.label("requirement", *ids),
         allure.tag(*ids),
@@ -170,6 +186,76 @@ def attach_traceback(error: BaseException) -> None:
                   attachment_type=allure.attachment_type.TEXT)
 
 
+# --- each test's outcome, as the terminal words it ------------------------------------------------
+
+
+def _current_result() -> Any:
+    """allure-pytest's result of the running test (None without --alluredir)."""
+    for plugin in allure_commons.plugin_manager.get_plugins():
+        logger = getattr(plugin, "allure_logger", None)
+        if logger is not None:
+            return logger.get_test(None)
+    return None
+
+
+_SETUP_STARTS: dict[str, int] = {}  # node id -> when its setup started (ms), until its teardown
+
+
+def show_outcome(report: pytest.TestReport) -> None:
+    """Make the Allure result of a test phase say what the terminal and JUnit say (called once the phase's
+    report is final). allure-pytest times only the call and words a failure after the exception's type."""
+    result = _current_result()
+    if result is None:
+        return
+    # From the start of setup to the end of teardown, as JUnit counts a test's time (allure-pytest restarts
+    # the clock at the call).
+    started = _SETUP_STARTS.setdefault(report.nodeid, int(report.start * 1000))
+    if report.when == "teardown":
+        del _SETUP_STARTS[report.nodeid]
+    result.start = min(result.start or started, started)
+    result.stop = max(result.stop or 0, int(report.stop * 1000))
+    word = getattr(report, "conformance_word", None)
+    if word is None:
+        return
+    if report.failed:
+        result.status = Status.FAILED
+        # The account of every violation, requirement first (not the exception's type).
+        result.statusDetails = StatusDetails(message=getattr(report, "conformance_text", None) or report.longreprtext)
+        return
+    note = report.conformance_note
+    result.status = Status.PASSED  # it counts as no failure in the verdict, like the terminal's word
+    result.statusDetails = StatusDetails(message=note)  # what the categories read
+    result.name = f"{word}: {result.name}"
+    result.labels.append(Label(name=LabelType.TAG, value=word))
+    result.description = f"{note}\n\n{result.description or ''}".strip()
+
+
+def name_fixture_step(fixturedef: Any) -> None:
+    """A fixture's setup step is named after the first sentence of its docstring (allure-pytest names it after
+    the function: "life"); call before allure-pytest starts the step."""
+    func = fixturedef.func
+    doc = " ".join((getattr(func, "__doc__", None) or "").split())
+    # pytest's own functions (a parameter's value) serve many fixtures: their name stays the argument's.
+    if doc and getattr(func, "__name__", None) == fixturedef.argname and not hasattr(func, "__allure_display_name__"):
+        func.__allure_display_name__ = doc.split(". ")[0].rstrip(".")
+
+
+def name_teardown_steps(fixturedef: Any) -> None:
+    """allure-pytest shows each finalizer of a fixture as a teardown step named after its function: pytest's
+    own bookkeeping (a lambda) is no step of the test, and a yield fixture's teardown is "<fixture>: teardown"
+    (call after allure-pytest has wrapped the finalizers)."""
+    finalizers = getattr(fixturedef, "_finalizers", [])
+    title = getattr(fixturedef.func, "__allure_display_name__", fixturedef.argname)
+    for index, finalizer in enumerate(finalizers):
+        inner = getattr(finalizer, "_fixture_function", None)
+        if inner is None:
+            continue
+        if "pytest_fixture_post_finalizer" in getattr(getattr(inner, "__code__", None), "co_names", ()):
+            finalizers[index] = inner
+        else:
+            finalizer._name = f"{title}: teardown"
+
+
 # --- run files -----------------------------------------------------------------------------------
 
 
@@ -180,23 +266,20 @@ def _property(value: str) -> str:
 
 
 def environment_properties(summary: dict[str, Any], verdict: dict[str, Any], scrub: Callable[[str], str] = str) -> str:
-    counts = verdict.get("counts", {})
-    values: dict[str, Any] = {
-        "verdict": verdict.get("verdict"),
-        "exit_code": verdict.get("exit_code"),
-        "failed_requirements": ", ".join(verdict.get("failed_requirements", [])) or "(none)",
-        "should_warnings": ", ".join(verdict.get("warnings", [])) or "(none)",
-        "advisories": ", ".join(verdict.get("advisories", [])) or "(none)",
-        "requirements": ", ".join(f"{n} {status}" for status, n in counts.items()),
-        "suite_version": verdict.get("suite_version"),
-        "spec_version": verdict.get("spec_version"),
-        "started_at": verdict.get("started_at"),
-    }
-    if verdict.get("waivers"):
-        values["waived_requirements"] = ", ".join(verdict["waivers"]["applied"]) or "(none)"
-    if verdict.get("baseline"):
-        values["baseline_regressions"] = ", ".join(verdict["baseline"]["regressions"]) or "(none)"
-    values.update(summary)
+    """The report's metadata: a few lines, the verdict first (the report shows eight before "Show more");
+    the run's settings are in verdict.json and on the requirement page."""
+    waived = (verdict.get("waivers") or {}).get("applied", [])
+    regressions = (verdict.get("baseline") or {}).get("regressions", [])
+    lists = {"failed": verdict.get("failed_requirements", []), "warnings": verdict.get("warnings", []),
+             "advice": verdict.get("advisories", []), "waived": waived, "regressions": regressions}
+    values: dict[str, Any] = {"verdict": f"{verdict.get('verdict')} (exit code {verdict.get('exit_code')})"}
+    values.update({key: ", ".join(ids) for key, ids in lists.items() if ids})
+    partial = [r["id"] for r in verdict.get("requirements", []) if (r.get("evidence") or {}).get("partial")]
+    if partial:
+        values["passed on partial evidence"] = ", ".join(partial)
+    values["requirements"] = ", ".join(f"{n} {status}" for status, n in verdict.get("counts", {}).items() if n)
+    values["target"] = " ".join(str(v) for v in (summary.get("name"), summary.get("base_url")) if v and v != "(none)")
+    values["suite"] = f"{verdict.get('suite_version')} (spec {verdict.get('spec_version')})"
     return "".join(f"{key}={_property(scrub(str(value)))}\n" for key, value in values.items())
 
 
@@ -230,21 +313,3 @@ def write_run_files(reports_dir: Path, summary: dict[str, Any], verdict: dict[st
     ci = executor(os.environ)
     if ci is not None:
         (results / "executor.json").write_text(scrub(json.dumps(ci, indent=2)) + "\n", encoding="utf-8")
-
-
-def relabel_waived(results_dir: Path) -> None:
-    """allure-pytest reports a waived test as "XFAIL WAIVED: ..."; the report says WAIVED, like JUnit does."""
-    if not Path(results_dir).is_dir():
-        return
-    for path in Path(results_dir).glob("*-result.json"):
-        try:
-            result = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        details = result.get("statusDetails") or {}
-        message = str(details.get("message") or "")
-        if not message.startswith("XFAIL " + WAIVED_PREFIX):
-            continue
-        details["message"] = message.removeprefix("XFAIL ")
-        result["labels"] = [*result.get("labels", []), {"name": "tag", "value": "waived"}]
-        path.write_text(json.dumps(result), encoding="utf-8")

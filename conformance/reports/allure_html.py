@@ -5,6 +5,7 @@ kept in `<reports>/history.jsonl`."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -37,6 +38,51 @@ def strip_analytics(page: Path) -> None:
     if page.is_file():
         html = page.read_text(encoding="utf-8")
         page.write_text(_ANALYTICS.sub("", html), encoding="utf-8")
+
+
+# Allure 3 (3.18) renders a link whose address is not http(s) as plain text (sanitizeExternalUrl in
+# @allurereport/core-api): the requirement links, relative to the report's page (../report.html#ID),
+# are made clickable again by this script, in the served report and in the single file opened from disk.
+_LINK_SCRIPT = """<script>
+(() => {
+  const urls = %s;
+  const clickable = () => document.querySelectorAll("[data-testid='test-result-meta-link']").forEach((row) => {
+    const label = row.lastElementChild;
+    const url = label && !row.querySelector("a") && urls[label.textContent.trim()];
+    if (!url || label.dataset.href) return;
+    label.dataset.href = new URL(url, location.href).href;
+    label.setAttribute("role", "link");
+    label.title = label.dataset.href;
+    label.style.cursor = "pointer";
+    label.style.textDecoration = "underline";
+    label.addEventListener("click", () => window.open(label.dataset.href, "_blank", "noopener"));
+  });
+  new MutationObserver(clickable).observe(document.documentElement, { childList: true, subtree: true });
+})();
+</script>
+"""
+
+
+def local_links(results: Path) -> dict[str, str]:
+    """Link name -> address of every link of the results that Allure 3 would show as text (no http(s))."""
+    links: dict[str, str] = {}
+    for path in Path(results).glob("*-result.json"):
+        try:
+            found = json.loads(path.read_text(encoding="utf-8")).get("links") or []
+        except (OSError, ValueError):
+            continue
+        for link in found:
+            url, name = str(link.get("url") or ""), str(link.get("name") or "")
+            if name and url and not re.match(r"(?i)^(https?|mailto|tel):", url):
+                links[name] = url
+    return links
+
+
+def make_links_clickable(page: Path, links: dict[str, str]) -> None:
+    if page.is_file() and links:
+        html = page.read_text(encoding="utf-8")
+        script = _LINK_SCRIPT % json.dumps(links).replace("</", "<\\/")
+        page.write_text(html.replace("</body>", script + "</body>", 1), encoding="utf-8")
 
 
 def generate_html(reports_dir: Path, group_by: str | None = None) -> None:
@@ -75,8 +121,19 @@ def generate_html(reports_dir: Path, group_by: str | None = None) -> None:
         return
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+    links = local_links(results)
     for page in (reports_dir / HTML_DIR / "index.html", reports_dir / SINGLE_FILE_DIR / "index.html"):
         strip_analytics(page)
+        make_links_clickable(page, links)
+    print(opening_line(reports_dir))
+
+
+def opening_line(reports_dir: Path) -> str:
+    """Where to open the Allure report: first what opens from disk, then how to serve the other (its data is
+    loaded by scripts, which a browser refuses from file://). Served from the reports directory, its
+    requirement links reach the requirement page beside it."""
     single = reports_dir / SINGLE_FILE_DIR / "index.html"
-    extra = f" (single file: {single})" if single.is_file() else ""
-    print(f"calls-conformance: HTML report: {reports_dir / HTML_DIR / 'index.html'}{extra}")
+    served = f"serve with: python3 -m http.server -d {reports_dir}, then open http://localhost:8000/{HTML_DIR}/"
+    if single.is_file():
+        return f"calls-conformance: Allure report (opens from disk): {single}; {served}"
+    return f"calls-conformance: Allure report: {served}"

@@ -27,6 +27,8 @@ def requirement_lines(verdict: dict[str, Any]) -> list[str]:
         if row["failures"]:
             first = row["failures"][0]
             why = f"  {first['test']}: [{first['code']}] {first['message'].splitlines()[0]}"
+            if first.get("count", 1) > 1:
+                why += f" (seen in {first['count']} answers)"
             if len(row["failures"]) > 1:
                 why += f" (+{len(row['failures']) - 1} more in verdict.json)"
             if row.get("waiver"):
@@ -35,6 +37,8 @@ def requirement_lines(verdict: dict[str, Any]) -> list[str]:
                 why += f"  (its waiver expired on {row['waiver_expired']['expires']})"
         elif row["status"] in ("not-run", "not-selected"):
             why = "  " + cut_words("; ".join(row["reasons"]), 160)
+        elif (row.get("evidence") or {}).get("summary"):
+            why = "  " + row["evidence"]["summary"]  # passed on part of its probes: what it rests on
         lines.append(f"{mark:<12} {row['level']:<8} {row['id']}{why}")
     c = verdict["counts"]
     lines.append("")
@@ -50,11 +54,15 @@ def requirement_lines(verdict: dict[str, Any]) -> list[str]:
 
 
 def verdict_line(verdict: dict[str, Any]) -> str:
-    """`VERDICT: ...`, saying what it covers when not every requirement was selected."""
+    """`VERDICT: ...`, saying what it covers when not every requirement was selected, and how many
+    requirements passed on part of their probes."""
     coverage = verdict.get("coverage") or {}
     covers = ""
     if coverage and coverage.get("selected", 0) < coverage.get("total", 0):
         covers = f" on the {coverage['selected']} of {coverage['total']} requirements selected"
+    partial = verdict.get("partial") or 0
+    if partial:
+        covers += f", {partial} passed on partial evidence"
     return f"VERDICT: {verdict['verdict']}{covers} (exit code {verdict['exit_code']})"
 
 

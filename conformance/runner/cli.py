@@ -34,13 +34,13 @@ SECRET_OPTIONS = ("token", "other_token")
 EXIT_CODES_HELP = """exit codes:
   0  CONFORMANT (SHOULD failures are warnings unless --strict)
   1  NOT CONFORMANT: a MUST requirement failed (or a SHOULD one with --strict)
-  2  interrupted (Ctrl-C)
+  2  INTERRUPTED: the run was interrupted (Ctrl-C, SIGTERM) before a MUST failure was seen
   3  internal error of the suite
   4  usage error: a bad option or configuration
   5  no test selected
   6  INCOMPLETE: nothing failed, but requirements were not run (e.g. --allow-create not given)
   7  preflight failed (TARGET FAILED): target unreachable, DNS or TLS failure, redirect, unhealthy,
-     rate limited, token refused or wrong account
+     rate limited, token refused, wrong account, or a base URL that is not the API (e.g. without /v1)
   8  target failed during the run (TARGET FAILED): it stopped answering (circuit breaker) or the run
      budget ran out
   9  stale waivers with --fail-on-stale-waivers (a waiver covers no failure of a judged requirement)
@@ -142,6 +142,21 @@ class RefuseUnknownOptions:
         return self.suite_options + [s for s in long_options(self.parser.optparser) if s not in renamed]
 
 
+class SessionConfig:
+    """A plugin of the run's pytest that keeps its config, to tell afterwards whether the run wrote a verdict."""
+
+    def __init__(self) -> None:
+        self.config: pytest.Config | None = None
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def wrote_verdict(self) -> bool:
+        from conformance.runner.plugin import verdict_of
+
+        return self.config is not None and verdict_of(self.config) is not None
+
+
 def long_options(parser: argparse.ArgumentParser) -> list[str]:
     return [s for action in parser._actions for s in action.option_strings if s.startswith("--")]
 
@@ -178,22 +193,29 @@ def run_suite(argv: list[str]) -> int:
     except SystemExit as stop:  # --help, --version, or a bad value (argparse says 2; a usage error is 4 here)
         return EXIT_USAGE_ERROR if stop.code else 0
     values = vars(namespace)
+    session = SessionConfig()
     try:
-        code = int(pytest.main(pytest_args(values, extra), plugins=[RefuseUnknownOptions(long_options(parser))]))
+        plugins = [RefuseUnknownOptions(long_options(parser)), session]
+        code = int(pytest.main(pytest_args(values, extra), plugins=plugins))
     except UnknownOptions as error:
         print(error, file=sys.stderr)
         return EXIT_USAGE_ERROR
     # At exit the run's objects are only garbage: frozen, they are not walked by the collections of the
     # interpreter's shutdown (about 0.3 s of every run).
     atexit.register(gc.freeze)
+    if not session.wrote_verdict():
+        return code  # nothing was run (--collect-only, --fixtures...): no report to render
     reports_dir = Path(str(values.get("reports_dir") or "reports"))
-    page = reports_dir / "requirements.html"
+    page = reports_dir / "report.html"
     if page.is_file() and code not in (4, 7):
-        print(f"calls-conformance: requirement page (opens anywhere): {page}")
+        print(f"calls-conformance: report (opens anywhere): {page}")
     if not values["no_html"] and code not in (4, 7):  # nothing was tested
         from conformance.reports.allure_html import generate_html
 
-        generate_html(reports_dir)
+        try:
+            generate_html(reports_dir)
+        except KeyboardInterrupt:  # the verdict is written: an interruption now only skips the HTML report
+            print("calls-conformance: interrupted: the Allure HTML report was not rendered", file=sys.stderr)
     return code
 
 

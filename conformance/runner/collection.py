@@ -8,8 +8,9 @@ from conformance.judgement.ledger import Ledger
 from conformance.reports.allure import label_item
 
 #: The fixtures through which a test waits for a background watch, in the order their records are
-#: expected to be complete: the lifecycle call's end, then its delete (at once after the end).
-WAITING_FIXTURES = {"life": 1, "deletion": 2, "lifecycle_settled": 2}
+#: expected to be complete: the lifecycle call's end (every call seen, that one ended among them), then its
+#: delete (at once after the end).
+WAITING_FIXTURES = {"life": 1, "seen_calls": 1, "deletion": 2, "lifecycle_settled": 2}
 
 
 def requirement_ids(item: pytest.Item) -> list[str]:

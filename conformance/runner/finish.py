@@ -7,19 +7,22 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from _pytest import junitxml
 
 from conformance.contract import openapi
 from conformance.judgement import baseline as baselines
 from conformance.judgement import verdict
 from conformance.judgement import waivers as waiving
-from conformance.reports import RESULTS_DIR, allure, har, requirements_page, terminal
+from conformance.reports import allure, har, report_page, terminal
 from conformance.runner.cleanup import clean_up
+from conformance.runner.interruption import note_unreached
 from conformance.runner.run import Run, stop_reference
 from conformance.deployment.redaction import REDACT
 
 
 def finish(run: Run, exitstatus: int) -> dict[str, Any]:
     """Everything after the last test; returns the verdict (as written to verdict.json)."""
+    run.finishing = True
     run.timeline.stop()
     if run.window_watch is not None:
         run.window_watch.stop()
@@ -33,16 +36,33 @@ def finish(run: Run, exitstatus: int) -> dict[str, Any]:
                 run.ledger.not_run("(preflight)", [rid], f"the preflight failed: {run.preflight_error}")
     else:
         clean_up(run)
+    if run.interrupted:
+        note_unreached(run)
     stop_reference(run)
     result = _decide(run, exitstatus)
     cfg = run.config
     verdict.write_verdict(result, cfg.reports_dir)
-    allure.relabel_waived(cfg.reports_dir / RESULTS_DIR)
     scrub = REDACT.with_secrets(*cfg.secrets)
     har.write(cfg.reports_dir, run.history, scrub)
-    requirements_page.write(cfg.reports_dir, result, scrub)
+    report_page.write(cfg.reports_dir, result, scrub)
     allure.write_run_files(cfg.reports_dir, cfg.public_summary(), result, scrub)
     return result
+
+
+def note_in_junit(config: pytest.Config, result: dict[str, Any]) -> None:
+    """Each requirement's answer, and what it rests on when partial, as a property of junit.xml's test suite
+    ("CALLS-X" = "PASS on 2 of 12 probes: 10 need --allow-create")."""
+    xml = config.stash.get(junitxml.xml_key, None)
+    if xml is None:
+        return
+    for row in result["requirements"]:
+        word = verdict.OUTCOME_WORDS[row["status"]]
+        if row["status"] == "failed":
+            word = verdict.failure_word(row["level"], result["strict"])
+        summary = row["evidence"]["summary"]
+        if row["status"] in ("not-run", "not-selected") and row["reasons"]:
+            summary = f"({verdict.short_reason(row['reasons'][0])})"
+        xml.add_global_property(row["id"], f"{word} {summary}" if summary else word)
 
 
 def _decide(run: Run, exitstatus: int) -> dict[str, Any]:
@@ -51,7 +71,7 @@ def _decide(run: Run, exitstatus: int) -> dict[str, Any]:
     stats = {"calls_created": len(run.budget.created), "create_attempts": run.budget.attempts,
              "requests_sent": run.log.total, "leftover_calls": run.leftovers,
              "failed_exchanges": run.api.session.guard.breaker.total_failures + run.target_errors,
-             "pacing": run.api.session.pacer.summary()}
+             "pacing": run.api.session.pacer.summary(), **_watch_stats(run)}
     # --accept-incomplete covers requirements skipped by configuration, never a target that failed.
     accept_incomplete = cfg.accept_incomplete and not run.target_errors
     result = verdict.build_verdict(
@@ -62,8 +82,15 @@ def _decide(run: Run, exitstatus: int) -> dict[str, Any]:
         waiving.apply(result, run.waivers, accept_incomplete=accept_incomplete, fail_on_stale=cfg.fail_on_stale_waivers)
     completed = exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or (
         run.preflight_error and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED)
-    if not completed:
-        # Interrupted, collection errors, no tests: the run itself did not complete.
+    if run.interrupted:
+        result["run_error"] = "interrupted"
+        # What the run proved before it was interrupted stands (a MUST failure, a target that failed it);
+        # anything else it might have become is unknown.
+        if result["verdict"] not in (verdict.NOT_CONFORMANT, verdict.TARGET_FAILED):
+            result["verdict"] = verdict.INTERRUPTED
+            result["exit_code"] = verdict.EXIT_INTERRUPTED
+    elif not completed:
+        # Collection errors, no tests: the run itself did not complete.
         result["exit_code"] = int(exitstatus)
         result["run_error"] = pytest.ExitCode(exitstatus).name.lower().replace("_", " ")
         if result["verdict"] in (verdict.CONFORMANT, waiving.CONFORMANT_WITH_WAIVERS):
@@ -71,6 +98,19 @@ def _decide(run: Run, exitstatus: int) -> dict[str, Any]:
     if run.baseline is not None:
         baselines.apply(result, run.baseline, cfg.gate)
     return result
+
+
+def _watch_stats(run: Run) -> dict[str, Any]:
+    """What the background watches did, for the report: the run's timeline and, when the retention-window
+    watch ran, its phase and its account of the call it followed."""
+    stats: dict[str, Any] = {}
+    events = run.timeline.in_order()
+    if events:
+        stats["timeline"] = [{"at": round(at, 2), "who": who, "what": what} for at, who, what in events]
+    watch = run.window_watch
+    if watch is not None:
+        stats["window"] = {"phase": watch.phase, "not_judged": watch.skip_reason, "account": watch.describe()}
+    return stats
 
 
 def print_summary(run: Run, result: dict[str, Any], terminalreporter: Any, verbose: bool) -> None:

@@ -123,9 +123,9 @@ def finish(runs: list[matrix.TargetRun], out: Path, html: bool, echo=print) -> i
         echo(line)
     echo(f"calls-conformance: fleet matrix: {out / matrix.MATRIX_HTML} (Markdown: {out / matrix.MATRIX_MD})")
     for run in runs:
-        page = run.reports_dir / "requirements.html"
+        page = run.reports_dir / "report.html"
         if page.is_file():
-            echo(f"calls-conformance: {run.name}: requirement page {page}")
+            echo(f"calls-conformance: {run.name}: report {page}")
     if html:
         from conformance import report
 

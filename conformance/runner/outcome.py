@@ -57,11 +57,11 @@ def record(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) 
         return  # what the fixtures recorded is judged with the test's call
     judged = phases.get(report.when) or Judgement()
     if report.when == "call" and "setup" in phases:
-        setup = phases["setup"]
-        judged = Judgement(setup.violations + judged.violations, {**setup.not_judged, **judged.not_judged})
+        judged = phases["setup"].merged(judged)
     error = call.excinfo.value if call.excinfo else None
     raised = violations_in(error) if report.failed else []
     found = _in_catalogue_order(judged.violations + raised, run.ledger.catalogue)
+    run.ledger.probed(name, judged.probes, judged.calls)  # before the outcome: counted probes replace the default one
     if report.failed and error is not None and not raised and not judged.violations:
         _not_run_by_error(item, run, report, requirements, error)
         return
@@ -73,7 +73,7 @@ def record(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) 
     for v in found:
         curl, observed = (v.exchange.curl(), REDACT(v.exchange.describe())) if v.exchange else (None, None)
         number = run.history.index_of(v.exchange) if v.exchange else None
-        run.ledger.failed(v.requirement, Failure(name, v.code, v.message, curl, observed, number))
+        run.ledger.failed(v.requirement, Failure(name, v.code, v.message, curl, observed, number, v.key))
     rest = [r for r in requirements if r not in failed_ids]
     unjudged = {r: judged.not_judged[r] for r in rest if r in judged.not_judged}
     for rid, reason in unjudged.items():
@@ -92,7 +92,7 @@ def record(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) 
     else:
         run.ledger.passed(name, rest)
     if found:
-        _report_violations(run, report, name, found, crashed=report.failed and not raised)
+        _report_violations(item, run, report, found, crashed=report.failed and not raised)
 
 
 def _not_run_by_error(item: pytest.Item, run: Run, report: pytest.TestReport, requirements: list[str],
@@ -109,24 +109,29 @@ def _not_run_by_error(item: pytest.Item, run: Run, report: pytest.TestReport, re
         report.longrepr = (str(item.path), (item.location[1] or 0) + 1, f"NOT RUN: {reason}")
 
 
-def _report_violations(run: Run, report: pytest.TestReport, name: str, found: list[RequirementViolation],
+def _report_violations(item: pytest.Item, run: Run, report: pytest.TestReport, found: list[RequirementViolation],
                        crashed: bool) -> None:
-    """The report of a test that found violations: failed when one decides the verdict, else a WARN or
-    ADVICE (reported as an expected failure), or WAIVED when a waiver covers every one."""
+    """The report of a test that found violations: failed when one decides the verdict; else passed, carrying
+    its word (WARN, ADVICE, or WAIVED when a waiver covers every one) and what it found, for the progress
+    letter, a JUnit property and the Allure result (reports/allure.py). Never a skip or an expected failure:
+    skipped means NOT RUN everywhere."""
     word = report_word(found, run)
     text = "\n\n".join(v.render() for v in found)
-    if crashed:  # an error of the test itself stays a visible failure
-        text += f"\n\nthe test then stopped on an error:\n{report.longrepr}"
-    report.outcome = "failed"
-    report.longrepr = report.conformance_text = text
-    if not crashed and _waive(run, report, name, found):
-        word = verdict.WAIVED
-    elif word != verdict.FAIL and not crashed:
-        # Reported as an expected failure: JUnit writes the message as a skip, Allure as skipped.
-        report.outcome = "skipped"
-        prefix = "WARN SHOULD not met: " if word == verdict.WARN else "ADVICE: "
-        report.wasxfail = prefix + "; ".join(f"{v.requirement} [{v.code}] {v.message}" for v in found)
-    report.conformance_word = word
+    waiver = None if crashed else _waive(run, item.nodeid, found)
+    if waiver is not None:
+        word, note = verdict.WAIVED, waiver
+    else:
+        prefix = {verdict.WARN: reporting.WARN_PREFIX, verdict.ADVICE: reporting.ADVICE_PREFIX}.get(word, "")
+        note = prefix + "; ".join(f"{v.requirement} [{v.code}] {v.message}" for v in found)
+    report.conformance_word, report.conformance_note = word, note
+    if word == verdict.FAIL or crashed:  # an error of the test itself stays a visible failure
+        if crashed:
+            text += f"\n\nthe test then stopped on an error:\n{report.longrepr}"
+        report.outcome = "failed"
+        report.longrepr = report.conformance_text = text
+        return
+    report.outcome, report.longrepr = "passed", None
+    item.user_properties += [("outcome", word), ("message", note)]  # JUnit writes them on the test case
 
 
 def report_word(found: list[RequirementViolation], run: Run) -> str:
@@ -140,23 +145,17 @@ def report_word(found: list[RequirementViolation], run: Run) -> str:
 
 
 def progress_status(report: pytest.TestReport) -> tuple[str, str, str] | None:
-    """The progress letter and word of a test whose requirements only warn, advise or are waived."""
+    """The progress letter and word of a test that passed but warns, advises or is waived: counted under its own
+    word ("1 warn"), never as skipped or xfailed."""
     word = getattr(report, "conformance_word", None)
-    if word == verdict.WAIVED:
-        return "waived", "w", word
-    if word in (verdict.WARN, verdict.ADVICE):
-        return word.lower(), word[0], word
-    return None
+    if not report.passed or word not in (verdict.WARN, verdict.ADVICE, verdict.WAIVED):
+        return None
+    return word.lower(), "w" if word == verdict.WAIVED else word[0], word
 
 
-def _waive(run: Run, report: pytest.TestReport, name: str, found: list[RequirementViolation]) -> bool:
-    """A failed test whose every violation a waiver covers is reported WAIVED (skipped, with the waiver)."""
-    message = run.waivers.test_outcome(name, [(v.requirement, v.code) for v in found]) if run.waivers else None
-    if message is None:
-        return False
-    report.outcome = "skipped"
-    report.wasxfail = message
-    return True
+def _waive(run: Run, name: str, found: list[RequirementViolation]) -> str | None:
+    """The waiver's message when a waiver covers every violation of a failed test, else None."""
+    return run.waivers.test_outcome(name, [(v.requirement, v.code) for v in found]) if run.waivers else None
 
 
 def _skip_reason(report: pytest.TestReport) -> str:

@@ -10,8 +10,10 @@ import pytest
 
 from conformance.judgement.baseline import BaselineError
 from conformance.judgement.waivers import WaiverError
-from conformance.runner import collection, console, finish, options, outcome, preflight, selection, watches
-from conformance.runner.run import current_run, has_run, start_run
+from conformance.reports import allure as reporting
+from conformance.runner import (collection, console, finish, interruption, list_samples, options, outcome,
+                               preflight, selection, watches)
+from conformance.runner.run import current_run, has_run, runs_no_test, start_run
 from conformance.deployment.config import ConfigError
 
 pytest_plugins = ("conformance.runner.fixtures",)
@@ -27,24 +29,43 @@ def pytest_configure(config: pytest.Config) -> None:
     values = options.given(config)
     if values is None:
         return
+    if runs_no_test(config):
+        # A session that only lists (--collect-only, --fixtures...) writes no report: no JUnit, no Allure results
+        # (read by their plugins' pytest_configure, after this one).
+        config.option.xmlpath = None
+        if hasattr(config.option, "allure_report_dir"):
+            config.option.allure_report_dir = None
+        # The suite's fixtures talk to the target: --setup-only lists them as --setup-plan does, unexecuted.
+        config.option.setupplan = config.option.setupplan or config.option.setuponly
     try:
-        start_run(config, values, console.announcer(config))
+        run = start_run(config, values, console.announcer(config))
     except (ConfigError, WaiverError, BaselineError) as error:
         raise pytest.UsageError(f"calls-conformance: {error}") from None
+    if run.runs_tests:
+        config.add_cleanup(interruption.catch(run))
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    if has_run(session.config):
-        run = current_run(session.config)
+    if not has_run(session.config) or not current_run(session.config).runs_tests:
+        return
+    run = current_run(session.config)
+    try:
         if preflight.passes(run):
             watches.start_predicted(run, session.config)
+    except KeyboardInterrupt:
+        # Raised here, it would end the session without its end (no cleanup, no verdict): the run collects
+        # nothing instead and ends interrupted.
+        run.interrupted = run.interrupted or "SIGINT"
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection(session: pytest.Session) -> Any:
-    if has_run(session.config) and current_run(session.config).preflight_error:
+    if not has_run(session.config):
+        return None
+    run = current_run(session.config)
+    if run.preflight_error or run.interrupted:
         session.items = []
-        return True  # nothing to collect: the target failed the preflight
+        return True  # nothing to collect: the target failed the preflight, or the run was interrupted
     return None
 
 
@@ -74,13 +95,17 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     run = current_run(session.config)
     for item in session.items:
         run.ledger.collected(collection.requirement_ids(item), selected=True)
+    if not run.runs_tests:
+        return
+    run.unreached = {item.nodeid: collection.requirement_ids(item) for item in session.items}
     run.timeline.note("run", f"collection finished: {len(session.items)} tests selected")
     outlook = run.api.session.pacer.outlook(collection.expected_requests(session.items))
     if outlook and session.items:
         console.announcer(session.config)(outlook)
-    if not watches.runs_no_test(session.config):
-        # The watches were started from what the selection was predicted to need; now it is known.
-        watches.match_selection(run, session.items)
+    # The watches were started from what the selection was predicted to need; now it is known.
+    watches.match_selection(run, session.items)
+    if any("CALLS-LIST-COMPLETE" in collection.requirement_ids(item) for item in session.items):
+        run.list_sampler = list_samples.ListSampler()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -96,11 +121,21 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[Any]:
     return (yield from outcome.judging(item, start=False))
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    run = current_run(item.config) if has_run(item.config) else None
+    if run is not None and run.list_sampler is not None and item.get_closest_marker("oracle") is None:
+        run.list_sampler.after_test(run)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[Any]:
     report = yield
     if has_run(item.config):
         outcome.record(item, call, report)
+        unreached = current_run(item.config).unreached
+        if report.when == "teardown" and unreached is not None:
+            unreached.pop(item.nodeid, None)  # the test went through: it was reached
     return report
 
 
@@ -117,14 +152,37 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
     return outcome.progress_status(report)
 
 
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    reporting.show_outcome(report)  # the report is final: the Allure result says the same
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_fixture_setup(fixturedef: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    reporting.name_fixture_step(fixturedef)  # before allure-pytest starts the step
+    try:
+        return (yield)
+    finally:
+        reporting.name_teardown_steps(fixturedef)  # after allure-pytest has wrapped the finalizers
+
+
 _VERDICT_KEY = pytest.StashKey[dict]()
 
 
+@pytest.hookimpl(tryfirst=True)  # before junitxml writes its file: the verdict adds properties to it
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if has_run(session.config):
-        result = finish.finish(current_run(session.config), exitstatus)
+    if has_run(session.config) and current_run(session.config).runs_tests:
+        run = current_run(session.config)
+        result = finish.finish(run, exitstatus)
+        finish.note_in_junit(session.config, result)
         session.exitstatus = result["exit_code"]
         session.config.stash[_VERDICT_KEY] = result
+        if run.interrupted:
+            interruption.one_line_for(session.config, run)
+
+
+def verdict_of(config: pytest.Config) -> dict | None:
+    """The verdict the session wrote, or None (it ran no test, or was no conformance run)."""
+    return config.stash.get(_VERDICT_KEY, None)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

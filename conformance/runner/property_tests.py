@@ -15,29 +15,32 @@ import hypothesis
 import pytest
 import schemathesis
 from schemathesis.config import HealthCheck
-from schemathesis.core.failures import Failure, FailureGroup
+from schemathesis.core.failures import AcceptedNegativeData, Failure, FailureGroup
+from schemathesis.openapi.checks import JsonSchemaError
 from schemathesis.generation import GenerationMode
 
 from conformance.contract import openapi
 from conformance.evidence.observed import DELETED, SEEN
-from conformance.judgement.checks import RequirementViolation, invalid_create_requirement
+from conformance.judgement.checks import (MESSAGE_LIMIT, QUOTE_LIMIT, RequirementViolation, answer_words,
+                                          contract_status_violation, invalid_create_requirement, json_path, probe_sent,
+                                          quote, record, schema_error_key, schema_error_text)
 from conformance.runner.safe_creates import (GENERATED_CALLS_EXTERNAL, is_create, negative_in, negative_in_body,
                                              prepare_case, remember_created)
 from conformance.runner.run import Run
 from conformance.deployment.api import MAX_JSON_DEPTH, loads_bounded
-from conformance.deployment.redaction import REDACT
+from conformance.deployment.redaction import REDACT, cut_words
 
 # Not `ignored_auth`: its probes bypass the run's session (no rate limit, no 429 back-off, not logged),
-# and test_auth.py checks CALLS-AUTH-REQUIRED on every operation.
+# and test_auth.py checks CALLS-AUTH-REQUIRED on every operation. Not `status_code_conformance`: every
+# answer's status is judged by the suite's own check, the one its hand-written probes use (`validate`).
 CHECKS = [
-    "not_a_server_error", "status_code_conformance", "content_type_conformance", "response_schema_conformance",
+    "not_a_server_error", "content_type_conformance", "response_schema_conformance",
     "negative_data_rejection", "positive_data_acceptance", "use_after_free", "ensure_resource_availability",
 ]
 
 # Failure code -> requirement, where it does not depend on the operation.
 _BY_CODE = {
     "ST101": "CALLS-NO-SERVER-ERROR", "ST102": "CALLS-NO-SERVER-ERROR",
-    "ST103": "CALLS-CONTRACT-STATUS",
     "ST104": "CALLS-CONTENT-TYPE-JSON", "ST105": "CALLS-CONTENT-TYPE-JSON", "ST106": "CALLS-CONTENT-TYPE-JSON",
     "ST203": "CALLS-AUTH-REQUIRED", "ST401": "CALLS-AUTH-REQUIRED",
     "ST301": "CALLS-DELETE-REMOVES",
@@ -123,14 +126,36 @@ def _requirement_for(failure: Failure, case: Any, operation_id: str, run: Run) -
     return by_op.get("body", "CALLS-CONTRACT-STATUS")
 
 
-def _answered(exchange: Any) -> str:
-    """What came back, in a few words: status, content type and the start of the body."""
+def _answered(exchange: Any, failures: list[Any]) -> str:
+    """What came back, in a few words: status, content type and a bounded excerpt of the body; for a schema
+    error, of the value it is about (the start of a long list may stop before the bad item)."""
     if exchange is None:
         return "no answer recorded"
-    body = " ".join(exchange.response_body.split())
-    excerpt = body if len(body) <= 120 else body[:120] + "..."
     ctype = exchange.response_headers.get("content-type", "(none)")
-    return f"answered {exchange.status} [{ctype}] {excerpt!r}"
+    wrong = next((f for f in failures if isinstance(f, JsonSchemaError)), None)
+    if wrong is not None:
+        excerpt = f"with {json_path(wrong.instance_path)} = {quote(wrong.instance)}"
+    else:
+        body = " ".join(exchange.response_body.split())
+        excerpt = repr(body if len(body) <= QUOTE_LIMIT else body[:QUOTE_LIMIT] + "...")
+    return f"answered {exchange.status} [{ctype}] {excerpt}"
+
+
+def _failure_text(failure: Any) -> tuple[str, str]:
+    """One Schemathesis failure in a bounded sentence, and what makes it the same defect in another answer:
+    a schema error by its keyword and place (never the schema itself), a refusal by what the answer did."""
+    if isinstance(failure, JsonSchemaError):
+        path, keyword = list(failure.instance_path), str((list(failure.schema_path) or ["schema"])[-1])
+        text = f"{failure.title}: {schema_error_text(failure._raw_message, path, keyword)}"
+        return text, schema_error_key(path, keyword, failure._raw_message)
+    if isinstance(failure, AcceptedNegativeData):
+        # Schemathesis titles any answer but the expected ones "accepted": a 5xx refused nothing either.
+        return (f"Schema-violating request {answer_words(failure.status_code)}, expected a 4xx refusal",
+                f"{failure.code} {failure.status_code}")
+    text = " ".join(f"{failure.title}: {failure.message}".split()).rstrip(":")
+    if "maximum recursion depth exceeded" in text:
+        text = f"not valid JSON for this API: nested deeper than {MAX_JSON_DEPTH} levels"
+    return cut_words(REDACT(text), 200), f"{failure.code} {failure.title}"  # redacted before it is cut
 
 
 def _sent(case: Any) -> str:
@@ -151,16 +176,12 @@ def as_violations(group: FailureGroup, case: Any, run: Run) -> ExceptionGroup:
     violations = []
     for requirement in sorted(by_requirement, key=lambda rid: order.get(rid, len(order))):
         failures = by_requirement[requirement]
-        texts = []
-        for f in failures:
-            text = " ".join(f"{f.title}: {f.message}".split()).rstrip(":")
-            if "maximum recursion depth exceeded" in text:
-                text = f"not valid JSON for this API: nested deeper than {MAX_JSON_DEPTH} levels"
-            texts.append(text)
-        # Whole messages, redacted before any cut (Schemathesis cuts none).
-        message = REDACT.cut(f"{case.operation.label} with {_sent(case)}: {'; '.join(texts)} ({_answered(exchange)})",
-                             4000)
-        violations.append(RequirementViolation(requirement, failures[0].code, message, exchange))
+        texts, keys = zip(*(_failure_text(f) for f in failures))
+        # Redacted before it is cut: a secret straddling the cut cannot survive in part.
+        message = cut_words(REDACT(f"{case.operation.label} with {_sent(case)}: {'; '.join(texts)} "
+                                   f"({_answered(exchange, failures)})"), MESSAGE_LIMIT)
+        violations.append(RequirementViolation(requirement, failures[0].code, message, exchange,
+                                               key=f"{case.operation.label} {'; '.join(keys)}"))
     first = violations[0].render().splitlines()[0]
     more = f" (+{len(violations) - 1} more, below)" if len(violations) > 1 else ""
     return ExceptionGroup(f"{first}{more}", violations)
@@ -198,6 +219,11 @@ def validate(case: Any, response: Any, run: Run, **kwargs: Any) -> None:
     operation_id = case.operation.definition.raw.get("operationId", "")
     requirement = _BY_OPERATION.get(operation_id, {}).get("body", "CALLS-CONTRACT-STATUS")
     exchange = run.log.last_in_thread()
+    # A case sent with another method (Schemathesis mutates it) is no longer the operation: not judged as one.
+    if exchange is not None and exchange.method.upper() == case.operation.method.upper():
+        undocumented = contract_status_violation(operation_id, response.status_code, exchange)
+        if undocumented is not None:
+            record(undocumented)  # and the other checks go on: a status is one requirement of the answer
     if exchange is not None and exchange.over_cap and 200 <= response.status_code < 300:
         raise RequirementViolation(requirement, "CF104", f"{case.operation.label}: the body is larger than "
                                    f"{exchange.over_cap} bytes (--max-body-bytes): not read to its end", exchange)
@@ -212,9 +238,22 @@ def validate(case: Any, response: Any, run: Run, **kwargs: Any) -> None:
                                    f"nested deeper than {MAX_JSON_DEPTH} levels", exchange) from None
 
 
-def call_and_check(case: Any, run: Run) -> None:
-    """Prepare, send and validate one generated case; failures become requirement violations."""
-    validate(case, send(case, run), run)
+def invalid_body_requirement(case: Any, run: Run) -> str | None:
+    """The requirement a create sent with a valid path and an invalid body probes (as a refusal of it is
+    charged: `_requirement_for`), or None."""
+    if not is_create(case) or _path_sent_invalid(case, run) or not negative_in_body(case):
+        return None
+    return invalid_create_requirement(case.body)
+
+
+def call_and_check(case: Any, run: Run, count_invalid_bodies: bool = False) -> None:
+    """Prepare, send and validate one generated case; failures become requirement violations. With
+    `count_invalid_bodies`, a create with an invalid body is a probe of the requirement its body falls under."""
+    response = send(case, run)
+    probed = invalid_body_requirement(case, run) if count_invalid_bodies else None
+    if probed:
+        probe_sent(probed)
+    validate(case, response, run)
 
 
 def stateful_settings(run: Run) -> hypothesis.settings:

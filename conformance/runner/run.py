@@ -14,6 +14,7 @@ from conformance.evidence.observed import ObservedClient
 from conformance.evidence.timeline import Timeline
 from conformance.judgement import baseline as baselines
 from conformance.judgement import waivers as waiving
+from conformance.judgement.checks import judge_contract_status
 from conformance.judgement.ledger import Ledger
 from conformance.runner.budget import CallBudget
 from conformance.runner.case_selection import CoverageSelection
@@ -46,6 +47,11 @@ class Run:
     baseline: Any = None  # (path, verdict) read from --baseline
     history: History = field(default_factory=History)  # every exchange of the run, for the oracle
     coverage: CoverageSelection = field(init=False)  # the coverage-phase cases sent
+    list_sampler: Any = None  # lists taken when the run holds the most calls, when a selected test judges them
+    runs_tests: bool = True  # False for a session that only lists (--collect-only, --fixtures...): it sends nothing
+    interrupted: str | None = None  # the signal that interrupted the run (SIGINT, SIGTERM)
+    finishing: bool = False  # the run is cleaning up and deciding its verdict
+    unreached: dict[str, list[str]] | None = None  # selected tests not finished yet, with their requirements
 
     def __post_init__(self) -> None:
         self.budget = CallBudget(self.config, self.api)
@@ -57,16 +63,33 @@ class Run:
 
     def client(self, token: str | None, account_sid: str | None = None) -> ApiClient:
         """A client of an account (the main one by default) with any token, sharing the run's session."""
-        return ObservedClient(self.config.base_url, account_sid or self.config.account_sid, token, self.api.session)
+        return JudgedClient(self.config.base_url, account_sid or self.config.account_sid, token, self.api.session)
+
+
+class JudgedClient(ObservedClient):
+    """The client of the suite's tests: every answer's status is judged against the contract, whatever the
+    test makes of it (checks.judge_contract_status; the generated tests judge theirs in property_tests.py)."""
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = super().request(method, path, **kwargs)
+        judge_contract_status(response)
+        return response
 
 
 _RUN_KEY = pytest.StashKey[Run]()
+#: pytest's options with which a session runs no test: it lists, it sends nothing and writes no report.
+_NO_TEST_OPTIONS = ("collectonly", "setuponly", "setupplan", "showfixtures", "show_fixtures_per_test", "markers",
+                    "help", "version")
 _ACTIVE: list[Run] = []  # the run of this process, for test modules that build from it at import time
 
 
 def has_run(config: pytest.Config) -> bool:
     """Whether this pytest session is a conformance run (the plugin's options were given)."""
     return _RUN_KEY in config.stash
+
+
+def runs_no_test(config: pytest.Config) -> bool:
+    return any(getattr(config.option, name, None) for name in _NO_TEST_OPTIONS)
 
 
 def current_run(config: pytest.Config) -> Run:
@@ -96,21 +119,23 @@ def open_run(cfg: TargetConfig, reference: Any = None, on_wait: Callable[[str], 
     session = TargetSession(timeout=cfg.request_timeout, verify=cfg.verify, pacer=pacer,
                             log=log, token_envs=token_envs, max_body_bytes=cfg.max_body_bytes,
                             budget=cfg.run_budget, on_wait=on_wait, history=history)
-    api = ObservedClient(cfg.base_url, cfg.account_sid, cfg.token, session)
-    other = ObservedClient(cfg.base_url, cfg.other_account_sid, cfg.other_token, session) if cfg.has_other_account else None
+    api = JudgedClient(cfg.base_url, cfg.account_sid, cfg.token, session)
+    other = JudgedClient(cfg.base_url, cfg.other_account_sid, cfg.other_token, session) if cfg.has_other_account else None
     return Run(cfg, api, other, log, Ledger(), reference=reference, history=history)
 
 
 def start_run(config: pytest.Config, values: dict[str, Any], on_wait: Callable[[str], None]) -> Run:
-    """Resolve the settings, start the embedded reference when no target is given, open the run and read its
-    waivers and baseline. Raises ConfigError, WaiverError or BaselineError (usage errors), having stopped
-    whatever it started."""
+    """Resolve the settings, start the embedded reference when no target is given (and the session runs tests),
+    open the run and read its waivers and baseline. Raises ConfigError, WaiverError or BaselineError (usage
+    errors), having stopped whatever it started."""
     cfg = configuration.resolve(values)
+    runs_tests = not runs_no_test(config)
     reference = None
     if cfg.embedded:
-        reference, cfg = _start_embedded_reference(cfg)
+        reference, cfg = _embedded_reference(cfg, start=runs_tests)
     REDACT.add(*cfg.secrets)
     run = open_run(cfg, reference, on_wait)
+    run.runs_tests = runs_tests
     try:
         _load_gates(run)
     except (waiving.WaiverError, baselines.BaselineError):
@@ -121,14 +146,19 @@ def start_run(config: pytest.Config, values: dict[str, Any], on_wait: Callable[[
     return run
 
 
-def _start_embedded_reference(cfg: TargetConfig) -> tuple[Any, TargetConfig]:
+def _embedded_reference(cfg: TargetConfig, start: bool) -> tuple[Any, TargetConfig]:
+    """The embedded reference and the settings that point at it; when not `start`ed (a session that sends
+    nothing), its accounts at an address no request is sent to."""
+    from conformance.reference.app import API_PREFIX
     from conformance.reference.server import start_reference
     from conformance.reference.settings import ReferenceSettings
 
-    reference = start_reference(ReferenceSettings.fast(window=cfg.window))
-    accounts = [(a.sid, a.token) for a in reference.accounts]
-    applications = (reference.accounts[0].application_sid, reference.accounts[1].application_sid)
-    return reference, cfg.with_embedded_target(reference.base_url, accounts, applications)
+    settings = ReferenceSettings.fast(window=cfg.window)
+    reference = start_reference(settings) if start else None
+    base_url = reference.base_url if reference else f"http://{settings.host}:{settings.port}{API_PREFIX}"
+    accounts = [(a.sid, a.token) for a in settings.accounts]
+    applications = (settings.accounts[0].application_sid, settings.accounts[1].application_sid)
+    return reference, cfg.with_embedded_target(base_url, accounts, applications)
 
 
 def _load_gates(run: Run) -> None:

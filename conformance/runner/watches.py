@@ -14,15 +14,9 @@ from conformance.runner import selection
 from conformance.runner.run import Run
 
 SUITE = Path(__file__).resolve().parent.parent / "suite"
-#: Options with which a session runs no test: no watch is started, no call placed.
-_NO_TEST_OPTIONS = ("collectonly", "setuponly", "setupplan", "showfixtures", "show_fixtures_per_test")
 #: Options with which a session may run fewer tests than the -m/-k reading predicts: the watches then
 #: wait for the real collection.
 _NARROWING_OPTIONS = ("deselect", "ignore", "ignore_glob", "lf", "stepwise")
-
-
-def runs_no_test(config: pytest.Config) -> bool:
-    return any(getattr(config.option, name, None) for name in _NO_TEST_OPTIONS)
 
 
 def start_predicted(run: Run, config: pytest.Config) -> None:
@@ -53,7 +47,7 @@ def match_selection(run: Run, items: list[pytest.Item]) -> None:
 def _predicted_needs(config: pytest.Config) -> selection.Needs | None:
     """What the selected tests will need of the background watches, read from the suite's source before
     collection, or None when it cannot be told that way."""
-    if runs_no_test(config) or any(getattr(config.option, name, None) for name in _NARROWING_OPTIONS):
+    if any(getattr(config.option, name, None) for name in _NARROWING_OPTIONS):
         return None
     paths = [Path(str(arg).split("::", 1)[0]).resolve() for arg in config.args]
     if not any(path == SUITE or path in SUITE.parents for path in paths):

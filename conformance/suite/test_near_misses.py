@@ -7,6 +7,12 @@
 - A credential almost the account's token (one character changed, a character added, one cut off) is
   refused with a 4xx, never served (D-46); the scheme in other letter cases (`bearer`, `BEARER`) is the
   Bearer scheme (RFC 9110 section 11.1) and is accepted (D-47).
+- The account sid of the path is an identifier too (D-50): one hex digit off, it names another account or
+  none, and a list under it never shows the account's calls; in upper case it is the same UUID, whose list
+  shows the account's own calls or is refused, never another account's (CALLS-SID-EXACT). With a space after
+  it, or a character percent-encoded twice (`%2538...`, which one decoding makes `%38...`), it is no UUID at all: a
+  malformed sid, refused with a 4xx (CALLS-SID-FORMAT, D-19). Encoded once (`%38...`), a path is the same URI
+  as the plain one (RFC 3986 section 6.2.2.2; the client itself sends it decoded): not probed.
 - A second create right after a first names a call of its own (CALLS-CREATE-NEW-SID, D-43).
 
 Every probe is a get or a list (only the last sends creates, two, within the call budget); the near-miss
@@ -19,16 +25,24 @@ import pytest
 
 import uuid
 
-from conformance.judgement.checks import RequirementViolation, violation
+from conformance.judgement.checks import RequirementViolation, expect_rejected, violation
 from conformance.deployment.redaction import REDACT
 
 
 @pytest.fixture(scope="module")
-def real_sid(api) -> str:
-    """A call of the account the run can see (the first listed); the probes need one."""
+def account_calls(api) -> list[str]:
+    """The sids the account's own list shows: the calls to take near misses of, and what a list under a
+    near-miss account sid must not show."""
     listed = api.list_calls().success_json()
-    sids = [c["call_sid"] for c in listed if isinstance(c, dict) and isinstance(c.get("call_sid"), str)
-            and len(c["call_sid"]) == 36] if isinstance(listed, list) else []
+    if not isinstance(listed, list):
+        pytest.skip("the account's own list does not answer 2xx with an array: nothing to compare")
+    return [c["call_sid"] for c in listed if isinstance(c, dict) and isinstance(c.get("call_sid"), str)]
+
+
+@pytest.fixture(scope="module")
+def real_sid(account_calls) -> str:
+    """A call of the account the run can see (the first listed); the probes need one."""
+    sids = [sid for sid in account_calls if len(sid) == 36]
     if not sids:
         pytest.skip("the account lists no call to take a near miss of")
     return sids[0]
@@ -64,6 +78,49 @@ def test_identifier_in_upper_case_answers_the_same_call_or_none(api, real_sid) -
         raise violation("CALLS-SID-EXACT", "CF118", f"a get of {real_sid.upper()} (the upper-case form of "
                         f"{real_sid}) answered {response.status} with another call, {body.get('call_sid')!r}",
                         response)
+
+
+@pytest.mark.requirements("CALLS-SID-EXACT")
+def test_account_sid_one_digit_off_does_not_list_the_account_calls(api, account_calls) -> None:
+    near = NEAR_SIDS["last-digit-changed"](api.account_sid)
+    response = api.request("GET", api.calls_path(near))
+    body = response.success_json()
+    shown = [c for c in body if isinstance(c, dict) and (c.get("call_sid") in account_calls or str(
+        c.get("account_sid", "")).lower() == api.account_sid.lower())] if isinstance(body, list) else []
+    if shown:
+        raise violation("CALLS-SID-EXACT", "CF118", f"a list under account sid {near} (the last digit of "
+                        f"{api.account_sid} changed) answered {response.status} with {len(shown)} call(s) of account "
+                        f"{api.account_sid}, e.g. {shown[0].get('call_sid')!r}", response)
+
+
+@pytest.mark.requirements("CALLS-SID-EXACT")
+def test_account_sid_in_upper_case_lists_the_account_calls_or_none(api) -> None:
+    upper = api.account_sid.upper()
+    if upper == api.account_sid:
+        pytest.skip("the account sid has no letter to write in upper case")
+    response = api.request("GET", api.calls_path(upper))
+    body = response.success_json()
+    strangers = [c for c in body if isinstance(c, dict) and "account_sid" in c
+                 and str(c["account_sid"]).lower() != api.account_sid.lower()] if isinstance(body, list) else []
+    if strangers:
+        raise violation("CALLS-SID-EXACT", "CF118", f"a list under account sid {upper} (the upper-case form of "
+                        f"{api.account_sid}) answered {response.status} with call {strangers[0].get('call_sid')!r} "
+                        f"of account {strangers[0].get('account_sid')!r}", response)
+
+
+MALFORMED_NEAR_ACCOUNT_SIDS = {
+    "trailing-space": lambda sid: sid + " ",
+    "percent-encoded-twice": lambda sid: f"%25{ord(sid[0]):X}{sid[1:]}",
+}
+
+
+@pytest.mark.requirements("CALLS-SID-FORMAT", "CALLS-NO-SERVER-ERROR")
+@pytest.mark.parametrize("kind", list(MALFORMED_NEAR_ACCOUNT_SIDS))
+def test_account_sid_written_otherwise_is_refused(kind, api) -> None:
+    near = MALFORMED_NEAR_ACCOUNT_SIDS[kind](api.account_sid)
+    response = api.request("GET", api.calls_path(near))
+    expect_rejected(response, "CALLS-SID-FORMAT", f"list under the account sid {near!r} ({kind.replace('-', ' ')} "
+                    f"of {api.account_sid}), not a UUID")
 
 
 def _changed_last(token: str) -> str:

@@ -74,3 +74,19 @@ def test_every_answer_of_the_run_ends_where_its_framing_says(run) -> None:
     expect_framed([(r.label(), r.exchange) for r in records])
     if not records:
         pytest.skip("not judged: the run saw no answer")
+
+
+@pytest.mark.requirements("CALLS-CALL-DURATION-WITHIN-LIFE")
+def test_an_ended_call_lasted_no_longer_than_it_existed(judged) -> None:
+    evidence = sum(1 for c in judged.calls.values() if c.creates and (end := c.first_ended()) is not None
+                   and isinstance(end.fields.get("duration"), int))
+    _judge(judged, "CALLS-CALL-DURATION-WITHIN-LIFE", evidence, "call it created with a duration")
+
+
+@pytest.mark.requirements("CALLS-LIST-COMPLETE")
+def test_every_list_names_every_call_certainly_visible(judged, run) -> None:
+    found = oracle.lists_complete(judged, run.config.window, run.config.settle)
+    if found:
+        raise found[0].violation(more=len(found) - 1, at_least=len(found) >= oracle.MAX_PER_INVARIANT)
+    if not any(oracle.certainly_listed(judged, run.config.window, run.config.settle)):
+        pytest.skip("not judged: the run saw no list while a call it created was certainly visible")

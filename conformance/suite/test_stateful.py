@@ -23,6 +23,10 @@ else:
 
 
 class LinkedCalls(schema.as_state_machine()):
+    #: The first finding of the run: Hypothesis may fail to replay a failing sequence (the server's state
+    #: has moved on, so the links draw differently) and then reports only that the replay was flaky.
+    first_finding: BaseException | None = None
+
     def step(self, input):
         if safe_creates.spends_a_call(input.case) and not safe_creates.generated_calls_allowed(RUN, "stateful"):
             # The budget for linked sequences is spent: the create is left out of the scenario. Rejecting it
@@ -35,7 +39,12 @@ class LinkedCalls(schema.as_state_machine()):
         return properties.send(case, RUN, purpose="stateful")
 
     def validate_response(self, response, case, additional_checks=None, **kwargs):
-        properties.validate(case, response, RUN, additional_checks=additional_checks)
+        try:
+            properties.validate(case, response, RUN, additional_checks=additional_checks)
+        except Exception as finding:
+            if LinkedCalls.first_finding is None:
+                LinkedCalls.first_finding = finding
+            raise
 
 
 @pytest.mark.stateful
@@ -51,3 +60,8 @@ def test_linked_create_get_delete_sequences_follow_the_contract(calls):
         if safe_creates.generated_calls_allowed(RUN, "stateful"):
             raise
         pytest.skip("the call budget for linked sequences is spent (--max-calls)")
+    except hypothesis.errors.Flaky as flaky:
+        # A sequence against a live server cannot be replayed exactly: what it found the first time stands.
+        if LinkedCalls.first_finding is None:
+            raise
+        raise LinkedCalls.first_finding from flaky
