@@ -3,8 +3,8 @@ address whose misbehaviour is chosen per case.
 
 It answers its first `good_first` requests like a plausible (empty) deployment, then turns bad the way
 `behaviour` says: slow answers, a stall after the headers, a body dripped byte by byte or cut short,
-connection resets, an endless body, garbage bodies, redirects, 503, 429, or the token echoed back at
-chosen offsets. Raw sockets, because a well-behaved HTTP library will not misbehave on demand.
+connection resets, an endless body, garbage bodies, redirects, 503, 429, the token echoed back at
+chosen offsets, or answers that break HTTP framing (content after a 204 or a 304, a short Content-Length). Raw sockets, because a well-behaved HTTP library will not misbehave on demand.
 """
 
 from __future__ import annotations
@@ -21,11 +21,13 @@ ACCOUNT = "6a0f1c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b"
 UNKNOWN = json.dumps({"msg": "call not found"}).encode()
 
 BEHAVIOURS = ("good", "slow", "stall", "drip", "drip-headers", "cut-short", "reset", "endless", "html", "text-type", "bad-utf8",
-              "deep", "redirect", "unavailable", "rate-limited", "echo")
+              "deep", "redirect", "unavailable", "rate-limited", "echo", "body-after-204", "body-on-304",
+              "length-short")
 
 
 class Hostile:
-    """`Hostile("stall", good_first=1).start()`; `base_url`, `requests` (how many it received), `stop()`."""
+    """`Hostile("stall", good_first=1).start()`; `base_url`, `requests` (how many it received), `connections`
+    (how many it accepted), `stop()`."""
 
     def __init__(self, behaviour: str, *, good_first: int = 0, host: str = "127.0.0.1", token: str = "",
                  every: int = 3, redirect_to: str = "", offsets: list[int] | None = None, delay: float = 30.0,
@@ -36,6 +38,7 @@ class Hostile:
         self.retry_after = retry_after
         self.upstream = upstream  # a server whose answers are the good ones (else canned answers of an empty one)
         self.requests = 0
+        self.connections = 0
         self.sent_bytes = 0
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -72,6 +75,8 @@ class Hostile:
     # --- one connection: requests one after another (keep-alive) ---------------------------------------
     def _serve(self, conn: socket.socket) -> None:
         conn.settimeout(30)
+        with self._lock:
+            self.connections += 1
         buffer = b""
         try:
             while not self._closing.is_set():
@@ -174,6 +179,13 @@ class Hostile:
             return self._good(conn, method, path, headers)
         if bad == "endless":
             return self._endless(conn)
+        if bad == "body-after-204":
+            return self._body_after_204(conn)
+        if bad == "body-on-304":  # no Content-Length: the body follows the header section at once
+            conn.sendall(b"HTTP/1.1 304 Not Modified\r\n\r\n" + UNKNOWN)
+        elif bad == "length-short":
+            self._send(conn, 200, b"[]", length=1)
+            return True
         if bad == "html":
             self._send(conn, 200, b"<html><body>Please log in</body></html>", "text/html")
         elif bad == "text-type":
@@ -190,6 +202,20 @@ class Hostile:
             self._send(conn, 429, b'{"msg": "slow down"}', extra={"Retry-After": str(self.retry_after)})
         elif bad == "echo":
             self._echo(conn, index, method, path, headers)
+        return True
+
+    def _body_after_204(self, conn: socket.socket) -> bool:
+        """A 204 announcing a body, whose body comes only when the client sends its next request on the same
+        connection: it then reads that body where its next answer's status line should be."""
+        conn.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 17\r\n\r\n")
+        try:
+            if not conn.recv(65536):
+                return False  # the client closed the connection: nothing to poison
+        except OSError:
+            return False
+        with self._lock:
+            self.requests += 1
+        conn.sendall(b'{"msg":"deleted"}HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]')
         return True
 
     def _endless(self, conn: socket.socket) -> bool:

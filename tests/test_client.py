@@ -130,6 +130,30 @@ def test_a_body_cut_short_is_a_transport_failure_not_a_crash():
     assert "the body was cut short" in str(error.value)
 
 
+@pytest.mark.parametrize("behaviour,framing", [
+    ("body-after-204", "a 204 answer announces content (Content-Length: 17)"),
+    ("body-on-304", "25 bytes came after its header section"),
+    ("length-short", "1 bytes came after the content its Content-Length announces: b']'"),
+])
+def test_an_answer_that_breaks_framing_is_noted_and_the_next_request_gets_a_fresh_connection(behaviour, framing):
+    with Hostile(behaviour) as target:
+        api = hostile_client(target)
+        first, second = api.delete_call("c1"), api.delete_call("c2")  # no answer is read from the rest of another
+        connections = target.connections
+    assert framing in first.exchange.framing
+    assert second.status == first.status and second.exchange.framing == first.exchange.framing
+    assert connections == 2
+
+
+def test_well_framed_answers_keep_their_connection():
+    with Hostile("good") as target:
+        api = hostile_client(target)
+        answers = [api.list_calls(), api.get_call("c1"), api.list_calls()]
+        connections = target.connections
+    assert [a.exchange.framing for a in answers] == [None, None, None]
+    assert connections == 1
+
+
 def test_a_reset_connection_is_one_line():
     with Hostile("reset", every=1) as target, pytest.raises(TargetUnavailable) as error:
         hostile_client(target).list_calls()

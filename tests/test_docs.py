@@ -119,6 +119,47 @@ def _option_strings(parser: Any = None) -> list[str]:
     return sorted({s for action in parser._actions for s in action.option_strings if s.startswith("--")} - {"--help"})
 
 
+# --- docs/standards.md ---------------------------------------------------------------------------
+STANDARDS_GENERATOR = ROOT / "tools" / "gen_standards.py"
+
+
+def _standards_generator() -> Any:
+    sys.path.insert(0, str(GENERATOR.parent))  # it imports its sibling gen_requirements
+    spec = importlib.util.spec_from_file_location("gen_standards", STANDARDS_GENERATOR)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_standards_md_is_the_generated_document() -> None:
+    expected = _standards_generator().render()
+    current = (ROOT / "docs" / "standards.md").read_text(encoding="utf-8")
+    assert current == expected, "docs/standards.md is stale: run `python tools/gen_standards.py`"
+
+
+def test_every_standards_rule_is_judged_by_a_requirement_check_and_fault_or_says_why_not() -> None:
+    from conformance.reference import FAULTS
+    codes = set(re.findall(r"\bCF\d{3}\b", (ROOT / "conformance" / "judgement" / "checks.py").read_text()))
+    catalogue = load_catalogue()
+    for rule in _standards_generator().load_rules():
+        what = f"{rule['rfc']} {rule['section']}: {rule['says']}"
+        assert {"rfc", "section", "keyword", "says", "applies_to"} <= rule.keys(), what
+        if "reason" in rule:
+            assert not {"requirement", "check", "fault"} & rule.keys() and rule["reason"].strip(), what
+            continue
+        assert rule["requirement"] in catalogue, what
+        assert rule["check"] in codes, what
+        # a fault of that very requirement: the self-test runs the suite on every fault and fails when its
+        # requirement is not among the failed ones
+        assert rule["fault"] in FAULTS and FAULTS[rule["fault"]].requirement == rule["requirement"], what
+
+
+def test_the_requirements_list_and_the_readme_link_the_standards_document() -> None:
+    assert "(standards.md)" in REQUIREMENTS_MD.read_text(encoding="utf-8")
+    assert "(docs/standards.md)" in _readme()
+
+
 def test_readme_documents_every_option_and_its_environment_variable() -> None:
     text = _readme()
     missing = [f"--{o.name}" for o in OPTIONS if f"`--{o.name}" not in text]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -52,6 +53,17 @@ def body_of(response: Any) -> Any:
         return json.loads(response.content)
     except ValueError:
         return None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is no JSON value")
+
+
+def strict_json(content: bytes) -> Any:
+    """JSON as RFC 8259 has it between systems: UTF-8 with no byte order mark (section 8.1), no NaN (section 6)."""
+    if content.startswith(b"\xef\xbb\xbf"):
+        raise ValueError("a byte order mark")
+    return json.loads(content.decode("utf-8"), parse_constant=_no_constant)
 
 
 def list_calls(c: ReferenceClient, account: Any = None, **kw: Any) -> list[dict[str, Any]]:
@@ -330,9 +342,12 @@ def _contract_status(c: ReferenceClient) -> list[str]:
 @probe("CALLS-CREATE-SUCCESS")
 def _create_success(c: ReferenceClient) -> list[str]:
     response = c.create()
-    body = body_of(response)
     if not 200 <= response.status_code < 300:
         return [f"create answered {response.status_code}"]
+    try:
+        body = strict_json(response.content)
+    except ValueError:
+        return [f"create body is not JSON as RFC 8259 has it: {response.content[:80]!r}"]
     if not isinstance(body, dict) or not isinstance(body.get("sid"), str):
         return [f"create body carries no sid: {response.content[:80]!r}"]
     try:
@@ -650,6 +665,76 @@ def _method_unsupported(c: ReferenceClient) -> list[str]:
             status = c.request(method, path, headers=c.auth(c.a)).status_code
             if not 400 <= status < 500:
                 problems.append(f"{method} {path} answered {status}")
+    return problems
+
+
+@probe("CALLS-METHOD-ALLOW")
+def _method_allow(c: ReferenceClient) -> list[str]:
+    problems = []
+    for method in ("PUT", "PATCH", "DELETE"):
+        response = c.request(method, c.path(c.a.sid), headers=c.auth(c.a))
+        if response.status_code == 405 and "allow" not in response.headers:
+            problems.append(f"{method} answered 405 without Allow")
+    return problems
+
+
+def _challenge_problem(challenge: str) -> str | None:
+    """What RFC 9110 section 11.6.1 and RFC 6750 section 3 rule out in a 401's WWW-Authenticate."""
+    if not re.match(r"(?i)(.*,)?\s*bearer(\s|,|$)", challenge):
+        return "no Bearer challenge"
+    if any(len(re.findall(rf"(?i)\b{name}\s*=", challenge)) > 1 for name in ("realm", "scope", "error")):
+        return "an attribute twice"
+    if re.search(r'(?i)\b(error|error_description|error_uri|scope)\s*=\s*"[^"]*\\', challenge):
+        return "a quote or backslash in an attribute that may not hold one"
+    return None
+
+
+@probe("CALLS-AUTH-CHALLENGE")
+def _auth_challenge(c: ReferenceClient) -> list[str]:
+    sid = random_sid()
+    return [f"{op} with {name} credentials answered 401 with WWW-Authenticate {challenge!r}: {problem}"
+            for name, headers in _credentials().items()
+            for op, response in _every_operation(c, sid, headers).items() if response.status_code == 401
+            and (problem := _challenge_problem(challenge := response.headers.get("www-authenticate", "")))]
+
+
+def _on_the_wire(server: Any, method: str, path: str, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+    """One request on a connection of its own, read to the server's close: the answer's status, headers and
+    every byte after its header section (what a client's framing would split into content and excess)."""
+    import socket
+    head = (f"{method} {path} HTTP/1.1\r\nHost: {server.host}\r\nConnection: close\r\n"
+            f"Authorization: Bearer {ACCOUNT_A.token}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")
+    data = b""
+    with socket.create_connection((server.host, server.port), timeout=10) as conn:
+        conn.sendall(head.encode() + body)
+        while chunk := conn.recv(65536):
+            data += chunk
+    header_section, _, after = data.partition(b"\r\n\r\n")
+    lines = header_section.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split(" ")[1]), headers, after
+
+
+@probe("CALLS-HTTP-FRAMING")
+def _http_framing(c: ReferenceClient) -> list[str]:
+    from conformance.reference import start_reference
+    problems = []
+    with start_reference(c.settings) as server:
+        calls = c.path(ACCOUNT_A.sid)
+        status, _, after = _on_the_wire(server, "POST", calls, json.dumps(call_body()).encode())
+        try:
+            sid = json.loads(after)["sid"]
+        except (ValueError, TypeError, KeyError):
+            raise Inconclusive(f"create answered {status} {after[:80]!r}") from None
+        for method, path in (("GET", calls), ("GET", f"{calls}/{sid}"), ("GET", f"{calls}/{random_sid()}"),
+                             ("DELETE", f"{calls}/{sid}")):
+            status, headers, after = _on_the_wire(server, method, path)
+            announced = headers.get("content-length")
+            if status in (204, 304) and (after or announced not in (None, "0")):
+                problems.append(f"{method} answered {status} with {len(after)} bytes, Content-Length {announced}")
+            elif status not in (204, 304) and announced is not None and int(announced) != len(after):
+                problems.append(f"{method} answered {status} with {len(after)} bytes, Content-Length {announced}")
     return problems
 
 

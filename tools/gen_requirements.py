@@ -255,6 +255,8 @@ def render(entries: list[Requirement] | None = None, tests: dict[str, set[str]] 
     add("source: the vendor's Calls document, a fact about jambonz (the server the API white-labels), or "
         "a decision")
     add("recorded in [spec-decisions.md](spec-decisions.md) where the document is silent or ambiguous.")
+    add("What the standards the document relies on (RFC 9110, RFC 6750, RFC 8259) oblige of an answer, rule by")
+    add("rule, and which requirement judges each, is in [standards.md](standards.md).")
     add("")
     add("A MUST failure makes a deployment NOT CONFORMANT; a SHOULD failure is a warning (a failure with "
         "`--strict`); a")
@@ -334,15 +336,14 @@ def render(entries: list[Requirement] | None = None, tests: dict[str, set[str]] 
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Write docs/requirements.md from conformance/contract/catalogue.yaml.",
-                                     allow_abbrev=False)
+def write_or_check(argv: list[str] | None, text: str, output: Path, source: str, command: str) -> int:
+    """The command line of a generated document: write `text` to its file, check it (--check) or print it."""
+    parser = argparse.ArgumentParser(description=f"Write {output.relative_to(ROOT)} from {source}.", allow_abbrev=False)
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--check", action="store_true", help="exit 1 when docs/requirements.md is stale")
-    group.add_argument("--stdout", action="store_true", help="print the list instead of writing it")
-    parser.add_argument("--output", type=Path, default=OUTPUT, help="file to write or check (default %(default)s)")
+    group.add_argument("--check", action="store_true", help="exit 1 when the file is stale")
+    group.add_argument("--stdout", action="store_true", help="print the document instead of writing it")
+    parser.add_argument("--output", type=Path, default=output, help="file to write or check (default %(default)s)")
     args = parser.parse_args(argv)
-    text = render()
     if args.stdout:
         sys.stdout.write(text)
         return 0
@@ -352,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         diff = difflib.unified_diff(current.splitlines(), text.splitlines(), str(args.output), "generated",
                                     lineterm="", n=1)
-        print(f"{args.output} is stale: run `python tools/gen_requirements.py`", file=sys.stderr)
+        print(f"{args.output} is stale: run `{command}`", file=sys.stderr)
         print("\n".join(list(diff)[:40]), file=sys.stderr)
         return 1
     if current != text:
@@ -363,6 +364,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.output} is up to date")
     return 0
 
+
+def main(argv: list[str] | None = None) -> int:
+    return write_or_check(argv, render(), OUTPUT, "conformance/contract/catalogue.yaml",
+                          "python tools/gen_requirements.py")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -15,14 +15,20 @@ _DEFAULT = object()
 
 
 class BodyUnusable(ValueError):
-    """A body that cannot be an answer of this API whatever it holds: over the size cap, or nested too deep."""
+    """A body that cannot be an answer of this API whatever it holds: over the size cap, nested too deep, not
+    UTF-8 or led by a byte order mark."""
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is no JSON value (RFC 8259 section 6)")
 
 
 def loads_bounded(data: bytes | str) -> Any:
-    """json.loads, with nesting bounded: too deep is a ValueError, never a RecursionError."""
+    """json.loads, strict as RFC 8259 (no NaN or Infinity), with nesting bounded: too deep is a ValueError,
+    never a RecursionError."""
     too_deep = BodyUnusable(f"not valid JSON for this API: nested deeper than {MAX_JSON_DEPTH} levels")
     try:
-        value = jsonlib.loads(data)
+        value = jsonlib.loads(data, parse_constant=_no_constant)
     except RecursionError:
         raise too_deep from None
     stack = [(value, 1)]
@@ -61,7 +67,14 @@ class Response:
         if self.truncated is not None:
             raise BodyUnusable(f"the body is larger than {self.truncated} bytes (--max-body-bytes): "
                                f"not read to its end")
-        return loads_bounded(self.content.decode("utf-8"))
+        if self.content.startswith(b"\xef\xbb\xbf"):
+            raise BodyUnusable("the JSON text starts with a byte order mark (RFC 8259 section 8.1: none is added)")
+        try:
+            text = self.content.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise BodyUnusable(f"the JSON text is not UTF-8 (RFC 8259 section 8.1): {error.reason} at byte "
+                               f"{error.start}") from None
+        return loads_bounded(text)
 
     def success_json(self) -> Any:
         """The decoded body of a 2xx answer; None for another status or a body that is not JSON."""

@@ -38,6 +38,7 @@ class Exchange:
     token_env: str | None = None
     over_cap: int | None = None  # the size cap, when the body was larger and not read to its end
     error: str | None = None  # why the exchange failed (no status), redacted
+    framing: str | None = None  # how the answer broke HTTP/1.1 framing (see transport.py), redacted
 
     def curl(self) -> str:
         """The request as a curl command; a configured token is named by its environment variable."""

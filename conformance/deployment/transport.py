@@ -9,6 +9,7 @@ history; whatever breaks it is raised as one `TargetUnavailable` with a one-line
 
 from __future__ import annotations
 
+import http.client
 import socket
 import threading
 import time
@@ -72,11 +73,68 @@ class _Watchdog:
 _WATCHDOG = _Watchdog()
 
 
+#: Statuses whose answer ends with its header section (RFC 9110 sections 6.4.1, 15.3.5, 15.4.5); HEAD too.
+NO_CONTENT = (204, 304)
+EXCESS_SHOWN = 64  # bytes kept of what an answer sent past its end
+
+
+class _FramedResponse(http.client.HTTPResponse):
+    """An answer that tells when it broke HTTP/1.1 framing: content announced on a status that has none, or
+    bytes past the end its framing gives (a Content-Length shorter than the content, content after a 204).
+    Either would be read as the start of the next answer on the connection, so the connection is not kept:
+    the next request gets a fresh one. `framing` says what was wrong (None when nothing was)."""
+
+    framing: str | None = None
+
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        self._socket = sock
+
+    def begin(self) -> None:
+        super().begin()
+        if self.status in NO_CONTENT or 100 <= self.status < 200:
+            announced = [f"{name}: {self.headers[name]}" for name in ("Content-Length", "Transfer-Encoding")
+                         if (self.headers.get(name) or "0").strip() != "0"]
+            if announced:  # its content may still come: a fresh connection for the next request
+                self.framing = f"a {self.status} answer announces content ({', '.join(announced)}), which it cannot have"
+                self.will_close = True
+
+    def _close_conn(self) -> None:
+        # length 0: the body its framing gives was read to its end (or it has none); anything waiting is excess
+        if self.length == 0 and self.fp is not None and self.framing is None:
+            excess = self._waiting()
+            if excess:
+                end = "its header section" if self.status in NO_CONTENT or self._method == "HEAD" else \
+                    "the content its Content-Length announces"
+                self.framing = f"{len(excess)}{'+' if len(excess) >= EXCESS_SHOWN else ''} bytes came after " \
+                               f"{end}: {excess[:EXCESS_SHOWN]!r}"
+                try:
+                    self._socket.shutdown(socket.SHUT_RDWR)  # the pool then opens a fresh connection
+                except OSError:
+                    pass
+        super()._close_conn()
+
+    def _waiting(self) -> bytes:
+        """What has already arrived past the answer, without waiting for more."""
+        timeout = self._socket.gettimeout()
+        try:
+            self._socket.settimeout(0)
+            return self.fp.peek(EXCESS_SHOWN) or b""  # buffered bytes, else one read of what is waiting
+        except (OSError, ValueError):
+            return b""
+        finally:
+            try:
+                self._socket.settimeout(timeout)
+            except OSError:
+                pass
+
+
 class _Bounded:
     """A connection that is shut when its response headers have not all come by the exchange's deadline:
-    headers dripped byte by byte would pass every socket timeout."""
+    headers dripped byte by byte would pass every socket timeout. Its answers check their framing."""
 
     expired = False
+    response_class = _FramedResponse
 
     def getresponse(self, *args: Any, **kwargs: Any) -> Any:
         deadline = getattr(_CURRENT, "deadline", None)
@@ -269,6 +327,8 @@ class TargetSession(requests.Session):
         exchange.status, exchange.reason = raw.status_code, raw.reason or ""
         exchange.response_headers = {k.lower(): v for k, v in redact_headers(raw.headers).items()}
         exchange.response_body = body_text(raw._content) or ""
+        framing = getattr(getattr(raw.raw, "_original_response", None), "framing", None)
+        exchange.framing = REDACT(framing) if framing else None
         if raw.truncated is not None:  # type: ignore[attr-defined]
             exchange.over_cap = raw.truncated  # type: ignore[attr-defined]
             exchange.response_body += f"\n(body over the {raw.truncated}-byte cap: not read further)"

@@ -22,12 +22,14 @@ Failure codes:
   CF118 answered for another sid    CF119 near-miss credential served  CF120 scheme case refused
   CF121 status the contract does not document for the operation
   CF122 duration longer than the call existed
+  CF123 401 without a Bearer challenge CF124 405 without Allow          CF125 answer breaks HTTP framing
 Schemathesis' own checks keep their codes (ST101...).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -42,6 +44,16 @@ from conformance.deployment.exchange import Exchange
 from conformance.deployment.redaction import REDACT, cut_words
 
 REFUSAL_STATUSES = frozenset({401, 403, 404})
+#: A Bearer challenge in a WWW-Authenticate value: the scheme first in the value or after a comma, not a parameter.
+_BEARER_CHALLENGE = re.compile(r"(?:^|,)\s*bearer(?=\s|,|$)", re.IGNORECASE)
+#: One auth-param of a challenge: a name, then a token or a quoted string (RFC 9110 section 11.2).
+_AUTH_PARAM = re.compile(r'\s*,?\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)')
+#: The attributes RFC 6750 section 3 defines, each at most once, and the characters their values may hold.
+_ERROR_TEXT = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
+_BEARER_ATTRIBUTES: dict[str, re.Pattern[str] | None] = {
+    "realm": None, "scope": re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*"), "error": _ERROR_TEXT,
+    "error_description": _ERROR_TEXT, "error_uri": re.compile(r"[\x21\x23-\x5b\x5d-\x7e]*"),
+}
 
 
 class RequirementViolation(AssertionError):
@@ -297,8 +309,8 @@ def expect_json(response: Response, requirement: str, what: str) -> Any:
         return response.json()
     except BodyUnusable as error:
         raise violation(requirement, "CF104", f"{what}: {error}", response) from None
-    except ValueError:
-        raise violation(requirement, "CF104", f"{what}: body is not valid JSON", response) from None
+    except ValueError as error:
+        raise violation(requirement, "CF104", f"{what}: body is not valid JSON ({error})", response) from None
 
 
 def _schema_requirement(path: tuple[str | int, ...], message: str) -> str:
@@ -449,6 +461,58 @@ def expect_empty_body(response: Response, requirement: str, what: str) -> None:
     if announced not in ("", "0"):
         raise violation(requirement, "CF106", f"{what}: announces a body (Content-Length: {announced}), expected none",
                         response)
+
+
+def expect_challenge(response: Response, what: str) -> None:
+    """A 401 carries WWW-Authenticate with a Bearer challenge: RFC 9110 section 11.6.1 and RFC 6750 section 3
+    oblige the header on every 401, and it is how a client learns to send a bearer token."""
+    if response.status != 401:
+        return
+    value = response.headers.get("www-authenticate", "")
+    if not value.strip():
+        raise violation("CALLS-AUTH-CHALLENGE", "CF123", f"{what}: a 401 answer without WWW-Authenticate", response)
+    found = _BEARER_CHALLENGE.search(value)
+    if not found:
+        raise violation("CALLS-AUTH-CHALLENGE", "CF123",
+                        f"{what}: the 401 answer's WWW-Authenticate ({value}) has no Bearer challenge", response)
+    problem = _bearer_attribute_problem(value[found.end():])
+    if problem:
+        raise violation("CALLS-AUTH-CHALLENGE", "CF123", f"{what}: the 401 answer's Bearer challenge ({value}) "
+                        f"{problem} (RFC 6750 section 3)", response)
+
+
+def _bearer_attribute_problem(params: str) -> str | None:
+    """What breaks RFC 6750's rules in the attributes of a Bearer challenge (the text after the scheme, up to
+    the next challenge): an attribute given twice, or a value with a character it may not hold."""
+    seen: set[str] = set()
+    while (param := _AUTH_PARAM.match(params)) is not None and param.end() > 0:
+        name, raw = param[1].lower(), param[2]
+        params = params[param.end():]
+        value = raw[1:-1].replace('\\"', '"').replace("\\\\", "\\") if raw.startswith('"') else raw
+        if name in seen and name in _BEARER_ATTRIBUTES:
+            return f"gives {name} more than once"
+        seen.add(name)
+        allowed = _BEARER_ATTRIBUTES.get(name)
+        if allowed is not None and not allowed.fullmatch(value):
+            return f"has {name} with a character outside the set its value may hold"
+    return None
+
+
+def expect_allow(response: Response, what: str) -> None:
+    """A 405 carries Allow, the methods the path offers (RFC 9110 sections 10.2.1 and 15.5.6)."""
+    if response.status == 405 and "allow" not in response.headers:
+        raise violation("CALLS-METHOD-ALLOW", "CF124", f"{what}: a 405 answer without an Allow header", response)
+
+
+def expect_framed(exchanges: list[tuple[str, Exchange]]) -> None:
+    """Every answer ended where its framing says (RFC 9110 sections 6.4.1, 8.6 and 15.3.5): the transport
+    notes an answer that did not (`Exchange.framing`) and gives the next request a fresh connection."""
+    bad = [(label, exchange) for label, exchange in exchanges if exchange.framing]
+    if bad:
+        label, first = bad[0]
+        more = f" (and {len(bad) - 1} more answers)" if len(bad) > 1 else ""
+        raise RequirementViolation("CALLS-HTTP-FRAMING", "CF125", f"{label}, the answer {first.status} to "
+                                   f"{first.method} {first.url}: {first.framing}{more}", first)
 
 
 def expect_refused(response: Response, requirement: str, what: str,

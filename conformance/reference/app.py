@@ -33,6 +33,7 @@ from conformance.reference.clock import Clock
 from conformance.reference.faults import behaviour_for
 from conformance.reference.quota import TOO_MANY_REQUESTS, FixedWindow, Take, quota_headers
 from conformance.reference.settings import ReferenceSettings
+from conformance.reference.wire import WIRE
 
 log = logging.getLogger("conformance.reference")
 
@@ -105,7 +106,10 @@ async def _guarded(app: Starlette, ctx: Context, handler: Any) -> Response:
             reply = await handler()
         except HttpError as error:
             reply = behaviour.error_reply(ctx, error)
-        return render(_with_quota(app, behaviour.finish(ctx, reply), taken))
+        reply = behaviour.finish(ctx, reply)
+        if reply.wire is not None:
+            WIRE.set(reply.wire)  # this request's task writes the answer: only its writes are rewritten
+        return render(_with_quota(app, reply, taken))
     except Exception:  # last resort: never expected, counted, logged
         app.state.unexpected_errors += 1
         log.exception("unexpected error handling %s %s", ctx.method, ctx.path)

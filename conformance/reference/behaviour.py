@@ -29,7 +29,7 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from conformance.contract import openapi
 from conformance.reference.clock import Clock
@@ -61,7 +61,8 @@ class Reply:
     """An answer before it becomes an HTTP response.
 
     `body` is a JSON value (rendered as JSON), or str/bytes when `raw` is set, or None for no body.
-    `media_type` None means no Content-Type header.
+    `media_type` None means no Content-Type header. `wire` rewrites the answer's bytes on their way to the
+    socket (wire.py), for the faults that break HTTP framing.
     """
 
     status: int
@@ -69,6 +70,7 @@ class Reply:
     headers: Mapping[str, str] = field(default_factory=dict)
     media_type: str | None = "application/json"
     raw: bool = False
+    wire: Callable[[bytes], bytes] | None = None
 
     def but(self, **changes: Any) -> "Reply":
         return replace(self, **changes)

@@ -39,12 +39,13 @@ from conformance.reference.behaviour import (
 )
 from conformance.reference.clock import Clock
 from conformance.reference.hooks import (
-    DROP, SERVER_ERROR, AuthAccepted, CallHidden, ErrorChange, FieldChange, ForeignCallFound, ForeignTokenAllowed,
+    DROP, SERVER_ERROR, AuthAccepted, Hook, CallHidden, ErrorChange, FieldChange, ForeignCallFound, ForeignTokenAllowed,
     ListChange, RecordChange, StatusOverride, SuccessChange, ValidationSkipped, always, fixed, swap,
 )
 from conformance.reference.lifecycle import TERMINAL_STATUSES, Plan, Stage, plan_call
 from conformance.reference.settings import Account, ReferenceSettings
 from conformance.reference.store import CallRecord
+from conformance.reference.wire import after_head, content_length
 
 #: An account sid that belongs to no account of the server.
 FOREIGN_ACCOUNT_SID = "2a59ac63-45c8-479d-b24c-621c7ac4ea10"
@@ -207,6 +208,35 @@ class DeleteRemovesSibling(Behaviour):
         if reply.status == 204 and others:
             self.store.remove(max(others, key=lambda r: r.seq).call_sid)
         return reply
+
+
+class Challenge(Hook):
+    """Every 401 carries `challenge` as its WWW-Authenticate (None: no such header)."""
+
+    challenge: str | None = None
+
+    def error_reply(self, ctx: Context, error: HttpError) -> Reply:
+        reply = super().error_reply(ctx, error)
+        if reply.status != 401:
+            return reply
+        headers = {k: v for k, v in reply.headers.items() if k.lower() != "www-authenticate"}
+        return reply.but(headers=headers if self.challenge is None else {**headers, "WWW-Authenticate": self.challenge})
+
+
+def _create_answer(text: str, encoding: str = "utf-8") -> Any:
+    """A create's successful answer whose body is `text` (the new call's sid in place of SID), encoded so."""
+    return lambda reply: reply.but(body=text.replace("SID", reply.body["sid"]).encode(encoding), raw=True)
+
+
+class ContentLengthShort(Behaviour):
+    def error_reply(self, ctx: Context, error: HttpError) -> Reply:
+        reply = super().error_reply(ctx, error)
+        return reply.but(wire=content_length(lambda n: n - 6)) if reply.status == 404 else reply
+
+
+def _body_after_204(reply: Reply) -> Reply:
+    body = b'{"msg":"deleted"}'
+    return reply.but(headers={**reply.headers, "Content-Length": str(len(body))}, wire=after_head(body, late=True))
 
 
 class WindowHalf(Behaviour):
@@ -529,6 +559,22 @@ FAULTS: dict[str, Fault] = _registry(
     Fault("empty-bearer-gives-data", "CALLS-AUTH-MALFORMED",
           "An empty bearer token (`Authorization: Bearer`) is served as the path's account (200 with data).",
           AuthAccepted.of(reasons=("auth-empty",))),
+    Fault("401-without-challenge", "CALLS-AUTH-CHALLENGE",
+          "Answers 401 carry no WWW-Authenticate header (no challenge): nothing tells a client to send a bearer "
+          "token.",
+          Challenge.of()),
+    Fault("401-basic-challenge", "CALLS-AUTH-CHALLENGE",
+          'Answers 401 challenge with the Basic scheme only (`WWW-Authenticate: Basic realm="Calls API"`), '
+          "though the API takes bearer tokens.",
+          Challenge.of(challenge='Basic realm="Calls API"')),
+    Fault("401-challenge-attribute-twice", "CALLS-AUTH-CHALLENGE",
+          'The Bearer challenge of 401 answers names its realm twice (`Bearer realm="Calls API", realm="calls"`).',
+          Challenge.of(challenge='Bearer realm="Calls API", realm="calls"')),
+    Fault("401-challenge-quoted-description", "CALLS-AUTH-CHALLENGE",
+          "The Bearer challenge of 401 answers carries an error_description holding double quotes "
+          '(`error_description="the \\"token\\" is unknown"`), characters RFC 6750 keeps out of it.',
+          Challenge.of(challenge='Bearer realm="Calls API", error="invalid_token", '
+                                 'error_description="the \\"token\\" is unknown"')),
     # -- isolation
     Fault("foreign-token-lists", "CALLS-ISOLATION-READ",
           "Another account's token on this account's list answers 200 with this account's calls.",
@@ -632,6 +678,10 @@ FAULTS: dict[str, Fault] = _registry(
           FieldChange.of(field="service_url", change=DROP)),
     Fault("completed-without-duration", "CALLS-CALL-DURATION-ENDED", "A completed call carries no duration.",
           FieldChange.of(field="duration", change=DROP, when=lambda view: view["call_status"] == "completed")),
+    Fault("content-length-short", "CALLS-HTTP-FRAMING",
+          "Answers 404 announce a Content-Length 6 bytes shorter than their JSON body, and send it all: the rest "
+          "waits on the connection, where a client reusing it reads it as the start of its next answer.",
+          ContentLengthShort),
     Fault("duration-inflated", "CALLS-CALL-DURATION-WITHIN-LIFE",
           "An ended call reports 30 seconds more than it lasted (the same inflated duration in every answer).",
           FieldChange.of(field="duration", change=lambda duration: duration + 30)),
@@ -648,6 +698,24 @@ FAULTS: dict[str, Fault] = _registry(
           SuccessChange.of(operations=(CREATE,),
                            change=lambda reply: Reply(201, reply.body["sid"], media_type="text/plain", raw=True)),
           also=("CALLS-CONTENT-TYPE-JSON",)),
+    Fault("create-json-bom", "CALLS-CREATE-SUCCESS",
+          "A create answers 201 with its JSON object led by a UTF-8 byte order mark; the call is made.",
+          SuccessChange.of(operations=(CREATE,), change=_create_answer('\ufeff{"sid":"SID"}')),
+          also=("CALLS-CREATE-VISIBLE",)),
+    Fault("create-json-utf16", "CALLS-CREATE-SUCCESS",
+          "A create answers 201 with its JSON object encoded in UTF-16 instead of UTF-8; the call is made.",
+          SuccessChange.of(operations=(CREATE,),
+                           change=_create_answer('{"sid":"SID"}', "utf-16")),
+          also=("CALLS-CREATE-VISIBLE",)),
+    Fault("create-json-control-character", "CALLS-CREATE-SUCCESS",
+          "A create answers 201 with a JSON object whose string holds a raw tab, a character JSON must escape; "
+          "the call is made.",
+          SuccessChange.of(operations=(CREATE,), change=_create_answer('{"sid":"SID","note":"new\tcall"}')),
+          also=("CALLS-CREATE-VISIBLE",)),
+    Fault("create-json-nan", "CALLS-CREATE-SUCCESS",
+          "A create answers 201 with a JSON object holding NaN, which is no JSON value; the call is made.",
+          SuccessChange.of(operations=(CREATE,), change=_create_answer('{"sid":"SID","cost":NaN}')),
+          also=("CALLS-CREATE-VISIBLE",)),
     Fault("create-200", "CALLS-CREATE-201", "A create answers 200 instead of 201 (same body).",
           StatusOverride.of(operations=(CREATE,), status=200)),
     Fault("create-not-visible-at-once", "CALLS-CREATE-VISIBLE",
@@ -716,6 +784,9 @@ FAULTS: dict[str, Fault] = _registry(
     Fault("unsupported-method-200", "CALLS-METHOD-UNSUPPORTED",
           "Methods the API does not offer (PUT, PATCH, HEAD, OPTIONS...) answer 200 with {} instead of 405.",
           fixed("method_not_allowed", Reply(200, {}))),
+    Fault("405-without-allow", "CALLS-METHOD-ALLOW",
+          "Methods the API does not offer answer 405 without the Allow header that names the path's methods.",
+          fixed("method_not_allowed", Reply(405, {"msg": "method not allowed"}))),
     # -- delete
     Fault("delete-200", "CALLS-DELETE-204",
           "Deleting a call answers 200 (empty body) instead of 204; the call is removed.",
@@ -724,7 +795,12 @@ FAULTS: dict[str, Fault] = _registry(
           "Deleting a call answers 204 announcing a 17-byte JSON body (Content-Length: 17, Content-Type: "
           "application/json); HTTP/1.1 framing keeps the bytes themselves off the wire.",
           SuccessChange.of(operations=(DELETE,), change=lambda reply: reply.but(
-              headers={**reply.headers, "Content-Length": "17", "Content-Type": "application/json"}))),
+              headers={**reply.headers, "Content-Length": "17", "Content-Type": "application/json"})),
+          also=("CALLS-HTTP-FRAMING",)),
+    Fault("delete-204-body-sent", "CALLS-HTTP-FRAMING",
+          "Deleting a call answers 204 with Content-Length: 17 and sends the 17-byte JSON body, which a 204 "
+          "cannot carry, ahead of the next answer on the connection, where a client reads it as that answer.",
+          SuccessChange.of(operations=(DELETE,), change=_body_after_204), also=("CALLS-DELETE-EMPTY-BODY",)),
     Fault("delete-not-removing", "CALLS-DELETE-REMOVES",
           "Deleting a call answers 204 but the call stays gettable and listed.",
           fixed("on_delete", Reply(204, None, media_type=None)), also=("CALLS-DELETE-UNKNOWN-404",)),

@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from conformance.reference.app import API_PREFIX, READY_CHECK_PATH, create_app
 from conformance.reference.clock import Clock
 from conformance.reference.settings import Account, ReferenceSettings
+from conformance.reference.wire import WireProtocol
 
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
@@ -97,7 +98,7 @@ def start_reference(settings: ReferenceSettings | None = None, clock: Clock | No
     settings = settings or ReferenceSettings()
     app = create_app(settings, clock)
     sock = _bind(settings.host, settings.port)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", http="h11",
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", http=WireProtocol,
                             ws="none", timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     failure: list[BaseException] = []

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from conformance.judgement.checks import expect_refused
+from conformance.judgement.checks import expect_challenge, expect_refused, judged
 from conformance.deployment.redaction import REDACT
 
 OPERATIONS = ("list", "get", "create", "delete")
@@ -65,19 +65,24 @@ def _send(operation: str, authorization, run, calls, existing_sid: str):
     return response
 
 
-@pytest.mark.requirements("CALLS-AUTH-REQUIRED")
+@pytest.mark.requirements("CALLS-AUTH-REQUIRED", "CALLS-AUTH-CHALLENGE")
 @pytest.mark.parametrize("kind", list(REFUSED_WITH_401))
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_request_without_valid_credentials_answers_401(operation, kind, run, calls, existing_sid) -> None:
     authorization = REFUSED_WITH_401[kind](run.config.token)
     response = _send(operation, authorization, run, calls, existing_sid)
-    expect_refused(response, "CALLS-AUTH-REQUIRED", f"{operation} with {kind.replace('-', ' ')}", allowed={401})
+    what = f"{operation} with {kind.replace('-', ' ')}"
+    with judged():
+        expect_refused(response, "CALLS-AUTH-REQUIRED", what, allowed={401})
+    expect_challenge(response, what)
 
 
-@pytest.mark.requirements("CALLS-AUTH-MALFORMED")
+@pytest.mark.requirements("CALLS-AUTH-MALFORMED", "CALLS-AUTH-CHALLENGE")
 @pytest.mark.parametrize("kind", list(MALFORMED))
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_malformed_bearer_header_answers_400_or_401(operation, kind, run, calls, existing_sid) -> None:
     response = _send(operation, MALFORMED[kind], run, calls, existing_sid)
-    expect_refused(response, "CALLS-AUTH-MALFORMED", f"{operation} with a {kind.replace('-', ' ')} header",
-                   allowed={400, 401})
+    what = f"{operation} with a {kind.replace('-', ' ')} header"
+    with judged():
+        expect_refused(response, "CALLS-AUTH-MALFORMED", what, allowed={400, 401})
+    expect_challenge(response, what)

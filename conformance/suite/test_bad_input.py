@@ -18,7 +18,9 @@ from typing import Any, Callable
 import pytest
 
 from conformance.evidence.observed import sids_of
-from conformance.judgement.checks import expect_call_list, expect_rejected, expect_status, same_number, violation
+from conformance.judgement.checks import (
+    expect_allow, expect_call_list, expect_rejected, expect_status, judged, same_number, violation,
+)
 from conformance.deployment.api import Response
 
 MALFORMED_SIDS = {
@@ -218,11 +220,14 @@ METHOD_CASES = [  # (method, path kind). PUT and POST on a call are live call co
 ]
 
 
-@pytest.mark.requirements("CALLS-METHOD-UNSUPPORTED", "CALLS-NO-SERVER-ERROR")
+@pytest.mark.requirements("CALLS-METHOD-UNSUPPORTED", "CALLS-METHOD-ALLOW", "CALLS-NO-SERVER-ERROR")
 @pytest.mark.parametrize("method,path_kind", METHOD_CASES, ids=[f"{m}-{p}" for m, p in METHOD_CASES])
 def test_method_the_api_does_not_offer_is_refused(method, path_kind, api) -> None:
     path = api.calls_path() if path_kind == "collection" else api.call_path(str(uuid.uuid4()))
     response = api.request(method, path, json={})
+    what = f"{method} on the {path_kind} path"
     if response.status == 501:
         return  # Not Implemented: RFC 9110's answer for a method the server does not recognise (D-25)
-    expect_rejected(response, "CALLS-METHOD-UNSUPPORTED", f"{method} on the {path_kind} path")
+    with judged():
+        expect_rejected(response, "CALLS-METHOD-UNSUPPORTED", what)
+    expect_allow(response, what)  # owed by a 405 only: another refusal owes no Allow (D-25)

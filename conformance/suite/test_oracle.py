@@ -16,6 +16,7 @@ import pytest
 
 from conformance.evidence import call_model as models
 from conformance.judgement import oracle
+from conformance.judgement.checks import expect_framed
 
 pytestmark = pytest.mark.oracle
 REREADS = 3  # deleted ended calls read again before judging
@@ -65,6 +66,14 @@ def test_a_deleted_ended_call_does_not_come_back(judged) -> None:
     evidence = sum(1 for c in oracle.deleted_ended(judged)
                    if any(r.sent >= c.deletes[-1].received for r in c.absent))
     _judge(judged, "CALLS-DELETED-STAYS-GONE", evidence, "deleted ended call read again after its delete")
+
+
+@pytest.mark.requirements("CALLS-HTTP-FRAMING")
+def test_every_answer_of_the_run_ends_where_its_framing_says(run) -> None:
+    records = [r for r in run.history.records() if r.status is not None]
+    expect_framed([(r.label(), r.exchange) for r in records])
+    if not records:
+        pytest.skip("not judged: the run saw no answer")
 
 
 @pytest.mark.requirements("CALLS-CALL-DURATION-WITHIN-LIFE")
