@@ -214,3 +214,18 @@ def test_a_number_where_an_unused_address_goes_is_sent_as_a_mistyped_false(to):
     unused = [key for key in to if key in ADDRESSES and key != "number"]
     assert all(safe[key] is False for key in unused), safe
     assert_names_nothing_unconfigured({"to": safe})
+
+
+@pytest.mark.parametrize("purpose, relied_on", [("stateful", False), ("property", True)])
+def test_a_call_a_linked_sequence_created_is_never_relied_on_to_stay(purpose: str, relied_on: bool) -> None:
+    """A linked sequence may delete its call at its next step, while the lifecycle watch looks for a call
+    certain to stay visible: that watch must not pick it."""
+    from conformance.evidence.observed import DELETING
+
+    sid = f"c0ffee00-0000-4000-8000-{sum(map(ord, purpose)):012d}"
+    remembered = []
+    run = SimpleNamespace(budget=SimpleNamespace(remember=lambda sid, body: remembered.append(sid), count=print))
+    case = SimpleNamespace(method="POST", meta=None, body={})
+    response = SimpleNamespace(status_code=201, content=f'{{"sid": "{sid}"}}'.encode())
+    safe_creates.remember_created(case, response, run, purpose)
+    assert remembered == [sid] and (sid not in DELETING) == relied_on

@@ -279,7 +279,7 @@ GARBAGE = {
     "endless-list": ("CALLS-LIST-200", "larger than 4194304 bytes"),
     "html-login-page": ("CALLS-CONTENT-TYPE-JSON", "text/html"),
     "wrong-content-type": ("CALLS-CONTENT-TYPE-JSON", "text/plain"),
-    "invalid-utf8": ("CALLS-LIST-200", "not valid JSON"),
+    "invalid-utf8": ("CALLS-LIST-200", "the JSON text is not UTF-8 (RFC 8259 section 8.1)"),
     "deeply-nested-from-the-start": ("CALLS-LIST-200", "nested deeper than"),
     "deeply-nested-after-the-first": ("CALLS-LIST-200", "nested deeper than"),
     "redirect-after-the-first": ("CALLS-LIST-200", "307"),

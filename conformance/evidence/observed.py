@@ -105,8 +105,9 @@ class DeletedCalls:
 
 DELETED = DeletedCalls()
 
-#: The calls a background watch of the run deletes when it is done with them (the lifecycle call): no
-#: other check relies on one of them staying visible, and a 404 of one is no evidence.
+#: The calls the run itself may delete while other checks look (the lifecycle call, which a background
+#: watch deletes when done; the calls of linked sequences, whose next step may delete them): no other
+#: check relies on one of them staying visible, and a 404 of one is no evidence.
 DELETING = DeletedCalls()
 
 

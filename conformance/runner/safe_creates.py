@@ -17,6 +17,7 @@ from schemathesis.generation import GenerationMode
 
 from conformance.contract import openapi
 from conformance.contract.calls import TARGET_ADDRESS
+from conformance.evidence.observed import DELETING
 from conformance.runner.run import Run
 from conformance.deployment.api import loads_bounded
 
@@ -221,3 +222,7 @@ def remember_created(case: Any, response: Any, run: Run, purpose: str) -> None:
         except (ValueError, AttributeError):
             return
         run.budget.remember(sid, case.body if isinstance(case.body, dict) else {})
+        if purpose == "stateful":
+            # A linked sequence may delete its call at its next step: no background check may rely on it
+            # staying visible meanwhile.
+            DELETING.record(sid)
