@@ -477,11 +477,11 @@ def test_not_run_requirements_are_grouped_by_reason() -> None:
     assert "<strong>NOT RUN</strong> (2)" in section and "pass --application-sid" in section
 
 
-def test_evidence_summaries_show_when_the_verdict_has_them() -> None:
-    page = _page({**FULL_VERDICT, "evidence_summary": "on 40 of 52 probes", "evidence_counts": {"need --allow-create": 12}})
-    assert "Evidence: on 40 of 52 probes" in page and "need --allow-create: 12" in page
+def test_evidence_shows_in_the_headline_and_on_each_requirement_when_partial() -> None:
+    page = _page({**FULL_VERDICT, "partial": 3})
+    assert '<a href="#requirements">3 passed on partial evidence</a>' in page
     assert "Evidence (partial): on 0 of 2 probes: 2 need --allow-create" in page
-    assert "Evidence:" not in _page(VERDICT)
+    assert "partial evidence" not in _page(VERDICT) and "Evidence" not in _page(VERDICT)
 
 
 def test_waivers_that_changed_the_answer_come_before_the_failures() -> None:

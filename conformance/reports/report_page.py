@@ -138,13 +138,11 @@ def _headline(v: dict[str, Any], findings: dict[str, list[dict[str, Any]]]) -> s
     if coverage:
         covers = (f"on all {coverage['total']} testable requirements" if coverage["selected"] >= coverage["total"]
                   else f"on the {coverage['selected']} of {coverage['total']} requirements selected")
+    # As the terminal's verdict line: how many requirements passed on part of their probes (the table says which).
+    partial = int(v.get("partial") or 0)
+    partial_note = f' · <a href="#requirements">{partial} passed on partial evidence</a>' if partial else ""
     lines = [f'<p class="covers">{e(covers)}{" · " if covers else ""}exit code {e(str(v.get("exit_code")))}'
-             + (" · strict" if v.get("strict") else "") + "</p>"]
-    if v.get("evidence_summary"):
-        lines.append(f'<p class="evidence">Evidence: {_text(v["evidence_summary"])}</p>')
-    if isinstance(v.get("evidence_counts"), dict) and v["evidence_counts"]:
-        lines.append('<p class="evidence small">' + " · ".join(
-            f"{e(str(k))}: {e(str(n))}" for k, n in v["evidence_counts"].items()) + "</p>")
+             + (" · strict" if v.get("strict") else "") + partial_note + "</p>"]
     counts = v.get("counts") or {}
     numbers = [(FAIL, len(findings[FAIL]), "failures"), (WARN, len(findings[WARN]), "warnings"),
                (ADVICE, len(findings[ADVICE]), "advice"), ("WAIVED", counts.get("waived", 0), "waivers"),
