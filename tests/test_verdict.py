@@ -209,6 +209,14 @@ def test_a_failure_stays_a_failure_whatever_the_coverage():
     assert _row(verdict, "CALLS-INVALID")["status"] == "failed" and verdict["verdict"] == NOT_CONFORMANT
 
 
+def test_a_failed_requirement_carries_no_reason_for_not_being_judged():
+    """What another test left unjudged ("the test stopped at ...") is no reason on a row that failed."""
+    ledger = ledger_with(req("CALLS-A"), req("CALLS-B"))
+    ledger.failed("CALLS-A", Failure("t1", "CF101", "answered 200, expected 204"))
+    ledger.not_run("t2", ["CALLS-A"], "not judged: the test stopped at CALLS-B")
+    assert _row(_verdict(ledger), "CALLS-A")["reasons"] == []
+
+
 def test_complete_evidence_has_no_summary_and_counts_the_calls_it_rests_on():
     ledger = ledger_with(req("CALLS-A"))
     ledger.probed("t1", {}, {"CALLS-A": {"made": True, "seen": False}})

@@ -104,6 +104,8 @@ def decide(ledger: Ledger, strict: bool) -> tuple[str, list[dict[str, Any]]]:
             reasons = [req.untestable_reason or "not observable through the API"]
         if status == "not-run" and ev.passed_by and not reasons:
             reasons = ["its tests sent no request that probes it"]
+        if status == "failed":
+            reasons = []  # a failure is the answer: what other tests left unjudged changes nothing (evidence keeps it)
         rows.append({
             "id": rid, "level": req.level, "area": req.area, "title": req.title, "status": status,
             "tests": sorted(set(ev.passed_by) | {test for f in ev.failures for test in f.seen_by}),
