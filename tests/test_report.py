@@ -393,6 +393,7 @@ FULL_VERDICT = {
     "target": {"base_url": "https://api.example.net/v1", "account_sid": "acc-main", "other_account": "acc-other",
                "run_id": "r-1234", "name": "eu-prod"},
     "counts": {"passed": 1, "failed": 3, "waived": 1, "not-run": 3, "not-selected": 0, "untestable": 0},
+    "counts_by_word": None,  # counted from its rows, as a run counts them
     "stats": {"window": {"phase": "finished", "not_judged": None, "account": "watched call c-1; phase finished"},
               "timeline": [{"at": 0.5, "who": "retention window", "what": "created call c-1"}]},
     "requirements": [

@@ -18,7 +18,8 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 from conformance.contract.catalogue import AREAS, load_catalogue
-from conformance.judgement.verdict import ADVICE, FAIL, OUTCOME_WORDS, WARN, failure_word
+from conformance.judgement.verdict import (ADVICE, FAIL, NOT_RUN, OUTCOME_WORDS, PASS, WAIVED, WARN, count_words,
+                                          row_word)
 from conformance.reports import REPORT_NAME, har
 
 PAGE = "report.html"
@@ -71,7 +72,7 @@ def write(reports_dir: Path, verdict: dict[str, Any], scrub: Callable[[str], str
 def report_page(verdict: dict[str, Any], scrub: Callable[[str], str] = str) -> str:
     """The whole page of a verdict (as in verdict.json)."""
     v = _scrubbed(verdict, scrub)
-    words = {row["id"]: _word(row, v.get("strict", False)) for row in v.get("requirements", [])}
+    words = {row["id"]: row_word(row, v.get("strict", False)) for row in v.get("requirements", [])}
     findings = {word: [r for r in v.get("requirements", []) if words[r["id"]] == word] for word in (FAIL, WARN, ADVICE)}
     waivers, baseline = _waivers_section(v), _baseline_section(v)
     early = _waivers_changed_the_answer(v), _baseline_changed_the_answer(v)
@@ -93,7 +94,7 @@ def report_page(verdict: dict[str, Any], scrub: Callable[[str], str] = str) -> s
     title = f"{REPORT_NAME}: {v.get('verdict')}"
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{html.escape(title)}</title>'
-            f"<style>{_STYLE}</style></head><body>{_headline(v, findings)}{nav}{body}</body></html>\n")
+            f"<style>{_STYLE}</style></head><body>{_headline(v)}{nav}{body}</body></html>\n")
 
 
 def _scrubbed(value: Any, scrub: Callable[[str], str]) -> Any:
@@ -105,13 +106,6 @@ def _scrubbed(value: Any, scrub: Callable[[str], str]) -> Any:
     if isinstance(value, list):
         return [_scrubbed(item, scrub) for item in value]
     return value
-
-
-def _word(row: dict[str, Any], strict: bool) -> str:
-    """The row's word, as the terminal shows it (a failure is FAIL, WARN or ADVICE by its level)."""
-    if row["status"] == "failed":
-        return failure_word(row["level"], strict)
-    return OUTCOME_WORDS.get(row["status"], row["status"].upper())
 
 
 def _text(value: Any) -> str:
@@ -130,7 +124,13 @@ def _rid(rid: str) -> str:
 
 
 # --- the headline ----------------------------------------------------------------------------------
-def _headline(v: dict[str, Any], findings: dict[str, list[dict[str, Any]]]) -> str:
+#: Each word the headline counts, in its order, and the section that lists its requirements.
+_COUNTED_SECTIONS = ((FAIL, "failures"), (WARN, "warnings"), (ADVICE, "advice"), (WAIVED, "waivers"),
+                     (NOT_RUN, "not-run"), (PASS, "requirements"), ("NOT SELECTED", "not-run"),
+                     ("UNTESTABLE", "requirements"))
+
+
+def _headline(v: dict[str, Any]) -> str:
     e = html.escape
     word = str(v.get("verdict"))
     coverage = v.get("coverage") or {}
@@ -143,15 +143,10 @@ def _headline(v: dict[str, Any], findings: dict[str, list[dict[str, Any]]]) -> s
     partial_note = f' · <a href="#requirements">{partial} passed on partial evidence</a>' if partial else ""
     lines = [f'<p class="covers">{e(covers)}{" · " if covers else ""}exit code {e(str(v.get("exit_code")))}'
              + (" · strict" if v.get("strict") else "") + partial_note + "</p>"]
-    counts = v.get("counts") or {}
-    numbers = [(FAIL, len(findings[FAIL]), "failures"), (WARN, len(findings[WARN]), "warnings"),
-               (ADVICE, len(findings[ADVICE]), "advice"), ("WAIVED", counts.get("waived", 0), "waivers"),
-               ("NOT RUN", counts.get("not-run", 0), "not-run"), ("PASS", counts.get("passed", 0), "requirements"),
-               ("NOT SELECTED", counts.get("not-selected", 0), "not-run"),
-               ("UNTESTABLE", counts.get("untestable", 0), "requirements")]
+    counts = v.get("counts_by_word") or count_words(v)  # the terminal's numbers
     lines.append('<p class="counts">' + "".join(
-        f'<span><a href="#{anchor}">{n} {e(name)}</a></span>' if n else f'<span class="none">{n} {e(name)}</span>'
-        for name, n, anchor in numbers) + "</p>")
+        f'<span><a href="#{anchor}">{counts.get(name)} {e(name)}</a></span>' if counts.get(name)
+        else f'<span class="none">0 {e(name)}</span>' for name, anchor in _COUNTED_SECTIONS) + "</p>")
     failure = v.get("target_failure")
     if failure:
         lines.append(f"<p><strong>The target failed the run</strong> ({e(str(failure.get('stage')))}, "
@@ -195,7 +190,7 @@ def _findings(rows: list[dict[str, Any]], v: dict[str, Any]) -> str:
     e = html.escape
     out = []
     for row in rows:
-        word = _word(row, v.get("strict", False))
+        word = row_word(row, v.get("strict", False))
         parts = [f'<article class="finding {e(word)}" id="finding-{e(row["id"])}"><h3>{e(word)} {_rid(row["id"])} '
                  f'<span class="level">{e(row["level"])}</span> {e(row["title"])}</h3>{_evidence(row)}']
         for failure in row.get("failures", []):
