@@ -75,11 +75,18 @@ class RequirementViolation(AssertionError):
     def render(self) -> str:
         text = f"{self.requirement} [{self.code}] {self.message}"
         if self.evidence:
-            for label, exchange in self.evidence:  # the message names each with its curl line
+            for label, exchange in self.evidence:
                 text += f"\n  {label}: {exchange.describe()}"
+            text += "\n  reproduce:\n    " + self.reproduce().replace("\n", "\n    ")
         elif self.exchange is not None:
             text += f"\n  observed: {self.exchange.describe()}\n  reproduce: {self.exchange.curl()}"
         return text
+
+    def reproduce(self) -> str | None:
+        """The curl line of the exchange it observed, or one per exchange that contradict each other."""
+        if self.evidence:
+            return "\n".join(f"{label}: {exchange.curl()}" for label, exchange in self.evidence)
+        return self.exchange.curl() if self.exchange is not None else None
 
 
 def violation(requirement: str, code: str, message: str, response: Response | None = None) -> RequirementViolation:

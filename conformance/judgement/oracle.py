@@ -37,12 +37,11 @@ class Contradiction:
     records: tuple[Record, ...]  # the exchanges that contradict each other, in run order
 
     def violation(self, more: int = 0, at_least: bool = False) -> RequirementViolation:
-        """The violation to report: this contradiction's exchanges, each with its curl line; `more` other
-        contradictions of the same invariant are counted, not listed."""
+        """The violation to report, with this contradiction's exchanges as its evidence (each with its curl
+        line); `more` other contradictions of the same invariant are counted, not listed."""
         records = sorted(self.records, key=lambda r: r.index)
-        curls = "; ".join(f"{r.label()}: {r.exchange.curl()}" for r in records)
         also = f" (and {'at least ' if at_least else ''}{more} more contradiction{'s' if more > 1 else ''})" if more else ""
-        return RequirementViolation(self.requirement, self.code, f"{self.message}{also} ({curls})",
+        return RequirementViolation(self.requirement, self.code, f"{self.message}{also}",
                                     records[0].exchange, evidence=[(r.label(), r.exchange) for r in records])
 
 

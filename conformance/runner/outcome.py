@@ -71,7 +71,7 @@ def record(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) 
         return
     failed_ids = {v.requirement for v in found}
     for v in found:
-        curl, observed = (v.exchange.curl(), REDACT(v.exchange.describe())) if v.exchange else (None, None)
+        curl, observed = (v.reproduce(), REDACT(v.exchange.describe())) if v.exchange else (None, None)
         number = run.history.index_of(v.exchange) if v.exchange else None
         run.ledger.failed(v.requirement, Failure(name, v.code, v.message, curl, observed, number, v.key))
     rest = [r for r in requirements if r not in failed_ids]
