@@ -230,7 +230,9 @@ def test_delete_removes_only_that_call(deletion: Deletion) -> None:
         pytest.skip(f"no other call of the account to watch: {deletion.other_why}")
     response = deletion.other_get_after
     assert response is not None
-    gone = response.status == 404 or (deletion.other_listed_before and deletion.other_listed_after is False)
+    # A call its get still finds was not removed: a list that leaves it out breaks CALLS-LIST-COMPLETE,
+    # which the oracle judges on every list, this one included.
+    gone = response.status == 404
     if gone and deletion.other_sid in DELETED:
         pytest.skip(f"the other call ({deletion.other_why}) was deleted by another request of the run meanwhile")
     if gone and (deletion.other_until is None or deletion.checked_at > deletion.other_until):
@@ -243,10 +245,6 @@ def test_delete_removes_only_that_call(deletion: Deletion) -> None:
     if not 200 <= response.status < 300:
         expect_no_server_error(response)
         pytest.skip(f"the other call's get answered {response.status} after the delete: cannot tell")
-    if deletion.other_listed_before and deletion.other_listed_after is False:
-        raise violation("CALLS-DELETE-ONLY-TARGET", "CF112",
-                        f"deleting call {deletion.sid} removed call {deletion.other_sid} ({deletion.other_why}) from "
-                        f"the list", deletion.list_after)
 
 
 @pytest.mark.creates_calls

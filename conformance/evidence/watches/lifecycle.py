@@ -94,8 +94,6 @@ class Deletion:
     get_after: Response
     list_after: Response
     other_get_after: Response | None
-    other_listed_before: bool | None
-    other_listed_after: bool | None
     delete_again: Response
     ended_before_delete: bool
     checked_at: float  # wall time of the other call's get after the delete
@@ -186,7 +184,6 @@ def delete_and_check(api: ApiClient, calls: Any, target: Any, sid: str, life: Li
     created_at = {c.sid: c.created_at for c in calls.created}
     lasting = {entry[0]: entry[1] for entry in lasting_candidates(listed_before, observed_at, target.window, created_at,
                                                                    exclude={sid}) if entry[1] is not None}
-    other_listed_before = other_sid in sids_of(listed_before) if other_sid and isinstance(body, list) else None
     before = api.get_call(sid)
     delete = api.delete_call(sid)
     DELETED.record(sid, delete.status)
@@ -194,10 +191,6 @@ def delete_and_check(api: ApiClient, calls: Any, target: Any, sid: str, life: Li
     list_after = api.list_calls()
     other_get_after = api.get_call(other_sid) if other_sid else None
     checked_at = time.time()
-    other_listed_after = None
-    if other_sid and list_after.status == 200:
-        body = call_body(list_after)
-        other_listed_after = other_sid in sids_of(body) if isinstance(body, list) else None
     vanished: list[tuple[str, Response]] = []
     after = call_body(list_after) if list_after.status == 200 else None
     if isinstance(after, list):
@@ -209,7 +202,7 @@ def delete_and_check(api: ApiClient, calls: Any, target: Any, sid: str, life: Li
                     vanished.append((gone, check))
     delete_again = api.delete_call(sid)
     return Deletion(sid, before, other_sid, other_until, why, delete, get_after, list_after, other_get_after,
-                    other_listed_before, other_listed_after, delete_again, ended_before_delete=life.ended is not None,
+                    delete_again, ended_before_delete=life.ended is not None,
                     checked_at=checked_at, vanished=vanished)
 
 
