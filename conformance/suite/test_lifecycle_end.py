@@ -187,6 +187,11 @@ def _existed_before(deletion: Deletion) -> None:
                     f"(expired, or never visible: see CALLS-GET-200 and CALLS-WINDOW-VISIBLE)")
 
 
+def _delete_succeeded(deletion: Deletion, which: str = "the delete") -> None:
+    if not 200 <= deletion.delete.status < 300:
+        pytest.skip(f"{which} answered {deletion.delete.status}: see CALLS-DELETE-204")
+
+
 @pytest.mark.creates_calls
 @pytest.mark.requirements("CALLS-DELETE-204", "CALLS-DELETE-EMPTY-BODY")
 def test_delete_of_an_ended_call_answers_204_with_no_body(deletion: Deletion) -> None:
@@ -200,8 +205,7 @@ def test_delete_of_an_ended_call_answers_204_with_no_body(deletion: Deletion) ->
 @pytest.mark.requirements("CALLS-DELETE-REMOVES")
 def test_deleted_call_is_gone_from_get_and_list(deletion: Deletion) -> None:
     _existed_before(deletion)
-    if not 200 <= deletion.delete.status < 300:
-        pytest.skip(f"the delete answered {deletion.delete.status}: see CALLS-DELETE-204")
+    _delete_succeeded(deletion)
     when = "an ended call" if deletion.ended_before_delete else "a live call, checked right after the delete"
     if deletion.get_after.status != 404:
         expect_no_server_error(deletion.get_after)
@@ -217,8 +221,7 @@ def test_deleted_call_is_gone_from_get_and_list(deletion: Deletion) -> None:
 @pytest.mark.creates_calls
 @pytest.mark.requirements("CALLS-DELETE-ONLY-TARGET")
 def test_delete_removes_only_that_call(deletion: Deletion) -> None:
-    if not 200 <= deletion.delete.status < 300:
-        pytest.skip(f"the delete answered {deletion.delete.status}: see CALLS-DELETE-204")
+    _delete_succeeded(deletion)
     # The delete ran in the background: a call another request of the run deleted meanwhile is no evidence.
     vanished = [(sid, response) for sid, response in deletion.vanished if sid not in DELETED]
     if vanished:
@@ -230,18 +233,17 @@ def test_delete_removes_only_that_call(deletion: Deletion) -> None:
         pytest.skip(f"no other call of the account to watch: {deletion.other_why}")
     response = deletion.other_get_after
     assert response is not None
-    # A call its get still finds was not removed: a list that leaves it out breaks CALLS-LIST-COMPLETE,
-    # which the oracle judges on every list, this one included.
-    gone = response.status == 404
-    if gone and deletion.other_sid in DELETED:
-        pytest.skip(f"the other call ({deletion.other_why}) was deleted by another request of the run meanwhile")
-    if gone and (deletion.other_until is None or deletion.checked_at > deletion.other_until):
-        pytest.skip(f"the other call ({deletion.other_why}) is gone, but it had ended at an unknown time and may "
-                    f"have expired meanwhile")
+    # Only a 404 says it was removed: a call its get still finds but a list leaves out breaks
+    # CALLS-LIST-COMPLETE, which the oracle judges on every list, this one included.
     if response.status == 404:
+        if deletion.other_sid in DELETED:
+            pytest.skip(f"the other call ({deletion.other_why}) was deleted by another request of the run meanwhile")
+        if deletion.other_until is None or deletion.checked_at > deletion.other_until:
+            pytest.skip(f"the other call ({deletion.other_why}) is gone, but it had ended at an unknown time and "
+                        f"may have expired meanwhile")
         raise violation("CALLS-DELETE-ONLY-TARGET", "CF112",
-                        f"deleting call {deletion.sid} removed call {deletion.other_sid} too ({deletion.other_why}): "
-                        f"its get answers {response.status}", response)
+                        f"deleting call {deletion.sid} removed call {deletion.other_sid} too "
+                        f"({deletion.other_why}): its get answers {response.status}", response)
     if not 200 <= response.status < 300:
         expect_no_server_error(response)
         pytest.skip(f"the other call's get answered {response.status} after the delete: cannot tell")
@@ -251,6 +253,5 @@ def test_delete_removes_only_that_call(deletion: Deletion) -> None:
 @pytest.mark.requirements("CALLS-DELETE-UNKNOWN-404")
 def test_delete_of_a_deleted_call_answers_404(deletion: Deletion) -> None:
     _existed_before(deletion)
-    if not 200 <= deletion.delete.status < 300:
-        pytest.skip(f"the first delete answered {deletion.delete.status}: see CALLS-DELETE-204")
+    _delete_succeeded(deletion, "the first delete")
     expect_status(deletion.delete_again, 404, "CALLS-DELETE-UNKNOWN-404", f"second delete of call {deletion.sid}")
